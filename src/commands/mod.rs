@@ -1,0 +1,225 @@
+//! Command dispatch: look the name up in the table, apply the generic checks Redis applies
+//! (arity, authentication, MULTI queueing, pause), run the handler, account for it.
+//!
+//! One family per file; each exports `COMMANDS`, its slice of the table.
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod string;
+pub mod table;
+pub mod transaction;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+pub use table::{Command, acl, flag};
+
+use crate::error::{self, Error};
+use crate::keyspace::{Access, Db, Entry};
+use crate::protocol::Reply;
+use crate::server::client::Client;
+use crate::server::state::State;
+use crate::server::Server;
+
+/// Every family's slice of the table.
+const FAMILIES: &[&[Command]] = &[
+    string::COMMANDS,
+    keys::COMMANDS,
+    connection::COMMANDS,
+    server::COMMANDS,
+    transaction::COMMANDS,
+];
+
+/// Top-level commands by lowercase name.
+static TABLE: LazyLock<HashMap<&'static str, &'static Command>> = LazyLock::new(|| {
+    let mut table = HashMap::new();
+    for family in FAMILIES {
+        for command in *family {
+            let previous = table.insert(command.name, command);
+            assert!(previous.is_none(), "command {} registered twice", command.name);
+        }
+    }
+    table
+});
+
+pub fn all_commands() -> impl Iterator<Item = &'static Command> {
+    FAMILIES.iter().flat_map(|f| f.iter())
+}
+
+/// Finds a top-level command by name, any case.
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    let mut lower = [0u8; 32];
+    if name.len() > lower.len() {
+        return None;
+    }
+    for (dst, src) in lower.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    let name = std::str::from_utf8(&lower[..name.len()]).ok()?;
+    TABLE.get(name).copied()
+}
+
+/// Resolves `args` to the command (or subcommand) to run, or the error Redis gives.
+pub fn resolve(args: &[Bytes]) -> Result<&'static Command, Error> {
+    let Some(command) = lookup(&args[0]) else {
+        return Err(error::unknown_command(args));
+    };
+    if command.subcommands.is_empty() {
+        if !command.arity_ok(args.len()) {
+            return Err(error::wrong_arity(command.name));
+        }
+        return Ok(command);
+    }
+    if args.len() < 2 {
+        return Err(error::wrong_arity(command.name));
+    }
+    let sub = command
+        .subcommands
+        .iter()
+        .find(|s| s.name[command.name.len() + 1..].as_bytes().eq_ignore_ascii_case(&args[1]));
+    let Some(sub) = sub else {
+        return Err(error::unknown_subcommand(&args[1], command.name));
+    };
+    if !sub.arity_ok(args.len()) {
+        return Err(error::wrong_arity(sub.name));
+    }
+    Ok(sub)
+}
+
+/// Everything a handler may touch while it runs. The keyspace lock is held for its lifetime.
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub state: &'a mut State,
+    pub client: &'a mut Client,
+    pub reply: &'a mut Reply,
+    /// The command's clock: one reading per command, so a command sees one instant.
+    pub now_ms: i64,
+}
+
+impl Ctx<'_> {
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.state.store.dbs[self.client.db]
+    }
+
+    /// Looks `key` up in the selected db for reading.
+    pub fn lookup(&mut self, key: &[u8]) -> Option<&Entry> {
+        let now = self.now_ms;
+        let db = self.client.db;
+        self.state.store.dbs[db].get(key, now, Access::Touch)
+    }
+
+    pub fn lookup_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let now = self.now_ms;
+        let db = self.client.db;
+        self.state.store.dbs[db].get_mut(key, now, Access::Touch)
+    }
+
+    /// Records that `key` in the selected db changed: WATCHers see it, saves count it.
+    pub fn modified(&mut self, key: &[u8]) {
+        let db = self.client.db;
+        self.modified_in(db, key);
+    }
+
+    pub fn modified_in(&mut self, db: usize, key: &[u8]) {
+        self.state.store.dbs[db].touch(key);
+        self.state.store.dirty += 1;
+    }
+}
+
+/// Runs one request through the generic checks and, if they pass, its handler (or queues it
+/// inside MULTI). Replies go to `reply`.
+pub fn execute(server: &Server, state: &mut State, client: &mut Client, reply: &mut Reply, args: &[Bytes]) {
+    let command = match resolve(args) {
+        Ok(command) => command,
+        Err(err) => {
+            if client.multi.is_some() {
+                client.multi_error = true;
+            }
+            state.stats.rejected_call(lookup(&args[0]).map(|c| c.name), &err);
+            reply.error(err.text());
+            return;
+        }
+    };
+
+    if !client.authenticated && !command.has(flag::NO_AUTH) && server.auth_required() {
+        state.stats.rejected_call(Some(command.name), &error::NOAUTH);
+        reply.error(error::NOAUTH.text());
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        return;
+    }
+
+    if let Some(queue) = client.multi.as_mut()
+        && !matches!(command.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    {
+        if command.has(flag::NO_MULTI) {
+            let err = Error::owned(format!("ERR Command not allowed inside a transaction"));
+            client.multi_error = true;
+            state.stats.rejected_call(Some(command.name), &err);
+            reply.error(err.text());
+            return;
+        }
+        queue.push(args.to_vec());
+        reply.raw(b"+QUEUED\r\n");
+        return;
+    }
+
+    call(server, state, client, reply, command, args);
+}
+
+/// Runs a resolved command's handler and accounts for it (commandstats, errorstats, slowlog,
+/// MONITOR). EXEC calls this for each queued command.
+pub fn call(
+    server: &Server,
+    state: &mut State,
+    client: &mut Client,
+    reply: &mut Reply,
+    command: &'static Command,
+    args: &[Bytes],
+) {
+    if server.monitors_active() && !command.has(flag::SKIP_MONITOR) && !command.has(flag::ADMIN) {
+        server.feed_monitors(client, args);
+    }
+    let started = Instant::now();
+    let now_ms = crate::util::now_ms();
+    let errors_before = reply.errors.len();
+    let result = {
+        let mut ctx = Ctx { server, state, client, reply, now_ms };
+        let result = (command.handler)(&mut ctx, args);
+        ctx.state.drain_expired();
+        result
+    };
+    if let Err(err) = &result {
+        reply.error(err.text());
+    }
+    let duration_us = started.elapsed().as_micros() as u64;
+    let failed = reply.errors.len() > errors_before;
+    state.stats.record_call(command.name, duration_us, failed);
+    for code in reply.errors.drain(errors_before..) {
+        state.stats.record_error(&code);
+    }
+    if !command.has(flag::SKIP_SLOWLOG) {
+        state.slowlog.maybe_record(server, client, args, duration_us);
+    }
+}
+
+// ---- argument helpers shared by the families ----
+
+/// Parses an integer argument (`ERR value is not an integer or out of range`).
+pub fn arg_i64(arg: &[u8]) -> Result<i64, Error> {
+    crate::util::parse_i64(arg).ok_or(error::NOT_INTEGER)
+}
+
+/// Parses a float argument (`ERR value is not a valid float`).
+pub fn arg_f64(arg: &[u8]) -> Result<f64, Error> {
+    crate::util::parse_f64(arg).ok_or(error::NOT_FLOAT)
+}
+
+pub fn eq_ignore_case(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}

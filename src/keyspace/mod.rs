@@ -1,0 +1,451 @@
+//! The keyspace: numbered databases, each split into shards of entries.
+//!
+//! ```text
+//! Store ─ dbs[0..databases] ─ Db ─ data: Keyspace ─ shards[SHARDS] ─ HashTable<Entry>
+//!                                 │                └ expires: BTreeSet<(when_ms, key)>
+//!                                 └ watched: key → clients that WATCH it
+//! ```
+//!
+//! Every entry lives in the shard chosen by its key's hash. The shard is the unit the forkless
+//! snapshot works on (serialize a shard before its first write after the cut), the unit a SCAN
+//! cursor walks (a key present for the whole iteration is in one fixed shard, so it is always
+//! returned), and it bounds the pause of a table resize to one shard's worth of entries.
+//! The expiry index orders volatile keys by deadline so the active cycle removes expired keys
+//! without scanning the keyspace.
+
+pub mod value;
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use hashbrown::HashTable;
+
+pub use value::{StringValue, Value};
+
+/// Shards per database (a power of two).
+pub const SHARDS: usize = 1024;
+const SHARD_BITS: u32 = SHARDS.trailing_zeros();
+
+/// One key and its value.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: Bytes,
+    pub value: Value,
+    /// Absolute expiry time in Unix milliseconds, or `NO_EXPIRY`.
+    pub expire_at_ms: i64,
+    /// Last access, Unix seconds (OBJECT IDLETIME, LRU eviction).
+    pub access_s: u32,
+    /// Logarithmic access counter (OBJECT FREQ, LFU eviction).
+    pub freq: u8,
+}
+
+pub const NO_EXPIRY: i64 = -1;
+/// Initial LFU counter of a new key (Redis's `LFU_INIT_VAL`).
+pub const LFU_INIT: u8 = 5;
+
+impl Entry {
+    pub fn new(key: &[u8], value: Value) -> Self {
+        Entry {
+            key: Bytes::copy_from_slice(key),
+            value,
+            expire_at_ms: NO_EXPIRY,
+            access_s: crate::clock::now_s(),
+            freq: LFU_INIT,
+        }
+    }
+
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expire_at_ms != NO_EXPIRY && self.expire_at_ms <= now_ms
+    }
+}
+
+/// A client's interest in a key (WATCH). `expired` records that the key was already logically
+/// expired when watched: deleting it later is then no change (Redis 7.0's rule).
+#[derive(Debug)]
+pub struct Watcher {
+    pub client_id: u64,
+    pub expired: bool,
+    pub dirty: Arc<AtomicBool>,
+}
+
+/// The entries of one database, without its watchers (SWAPDB swaps these, not the watchers).
+#[derive(Debug)]
+pub struct Keyspace {
+    shards: Box<[HashTable<Entry>]>,
+    len: usize,
+    expires: BTreeSet<(i64, Bytes)>,
+}
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Keyspace {
+            shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
+            len: 0,
+            expires: BTreeSet::new(),
+        }
+    }
+}
+
+/// What lookups do besides finding the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A command read or wrote the key: update its LRU/LFU data.
+    Touch,
+    /// Introspection (OBJECT, DEBUG, SCAN's TYPE filter): leave access data alone.
+    NoTouch,
+}
+
+#[derive(Debug, Default)]
+pub struct Db {
+    pub data: Keyspace,
+    pub watched: HashMap<Bytes, Vec<Watcher>>,
+    /// Keys that expired here (lazily or actively) since the caller last drained them; the
+    /// command layer counts and propagates them as `DEL`.
+    pub expired_keys: Vec<Bytes>,
+}
+
+/// The hash used to place keys; random per process so clients cannot aim collisions.
+#[derive(Debug, Clone)]
+pub struct KeyHasher(foldhash::quality::RandomState);
+
+impl KeyHasher {
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.0.hash_one(key)
+    }
+}
+
+/// One seed for the whole process: every thread must place a key in the same shard.
+static HASHER: std::sync::LazyLock<KeyHasher> =
+    std::sync::LazyLock::new(|| KeyHasher(foldhash::quality::RandomState::default()));
+
+fn hash_key(key: &[u8]) -> u64 {
+    HASHER.hash(key)
+}
+
+/// The shard index comes from middle bits: hashbrown uses the low bits for buckets and the top
+/// seven for its control bytes.
+fn shard_of(hash: u64) -> usize {
+    ((hash >> 40) as usize) & (SHARDS - 1)
+}
+
+impl Keyspace {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    fn find(&self, key: &[u8]) -> Option<&Entry> {
+        let hash = hash_key(key);
+        self.shards[shard_of(hash)].find(hash, |e| e.key.as_ref() == key)
+    }
+
+    fn find_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let hash = hash_key(key);
+        self.shards[shard_of(hash)].find_mut(hash, |e| e.key.as_ref() == key)
+    }
+
+    /// Inserts or replaces; returns the old entry.
+    fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        let hash = hash_key(&entry.key);
+        if entry.expire_at_ms != NO_EXPIRY {
+            self.expires.insert((entry.expire_at_ms, entry.key.clone()));
+        }
+        let shard = &mut self.shards[shard_of(hash)];
+        match shard.find_mut(hash, |e| e.key == entry.key) {
+            Some(slot) => {
+                let old = std::mem::replace(slot, entry);
+                if old.expire_at_ms != NO_EXPIRY {
+                    self.expires.remove(&(old.expire_at_ms, old.key.clone()));
+                }
+                Some(old)
+            }
+            None => {
+                shard.insert_unique(hash, entry, |e| hash_key(&e.key));
+                self.len += 1;
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let hash = hash_key(key);
+        let shard = &mut self.shards[shard_of(hash)];
+        let found = shard.find_entry(hash, |e| e.key.as_ref() == key).ok()?;
+        let (entry, _) = found.remove();
+        self.len -= 1;
+        if entry.expire_at_ms != NO_EXPIRY {
+            self.expires.remove(&(entry.expire_at_ms, entry.key.clone()));
+        }
+        if shard.capacity() > 64 && shard.len() * 8 < shard.capacity() {
+            shard.shrink_to(shard.len() * 2, |e| hash_key(&e.key));
+        }
+        Some(entry)
+    }
+
+    fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
+        let Some(entry) = self.find_mut(key) else { return false };
+        let old = std::mem::replace(&mut entry.expire_at_ms, at_ms);
+        let key = entry.key.clone();
+        if old != NO_EXPIRY {
+            self.expires.remove(&(old, key.clone()));
+        }
+        if at_ms != NO_EXPIRY {
+            self.expires.insert((at_ms, key));
+        }
+        true
+    }
+
+    /// Iterates the entries of shards `from..` in order, calling `visit` for each, until
+    /// `visit` returns false at the end of a shard. Returns the next shard to visit (0 when the
+    /// walk is complete) — the SCAN cursor.
+    pub fn scan_shards(&self, from: usize, mut visit: impl FnMut(&Entry) -> bool) -> usize {
+        for index in from..SHARDS {
+            let mut more = true;
+            for entry in self.shards[index].iter() {
+                more &= visit(entry);
+            }
+            if !more {
+                return if index + 1 == SHARDS { 0 } else { index + 1 };
+            }
+        }
+        0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.shards.iter().flat_map(|s| s.iter())
+    }
+
+    /// A random entry (not uniform across shards of different sizes, like Redis's RANDOMKEY).
+    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        for _ in 0..16 {
+            let shard = &self.shards[rng.random_range(0..SHARDS)];
+            if !shard.is_empty() {
+                return shard.iter().nth(rng.random_range(0..shard.len()));
+            }
+        }
+        let start = rng.random_range(0..SHARDS);
+        (0..SHARDS)
+            .map(|i| &self.shards[(start + i) % SHARDS])
+            .find(|s| !s.is_empty())
+            .and_then(|s| s.iter().nth(rng.random_range(0..s.len())))
+    }
+
+    /// The earliest deadline in the expiry index.
+    pub fn next_expiring(&self) -> Option<(i64, Bytes)> {
+        self.expires.first().cloned()
+    }
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Removes `key` if it has expired at `now_ms`; true if it did.
+    pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
+        match self.data.find(key) {
+            Some(e) if e.is_expired(now_ms) => {}
+            _ => return false,
+        }
+        if let Some(entry) = self.data.remove(key) {
+            self.touch(&entry.key);
+            self.expired_keys.push(entry.key);
+        }
+        true
+    }
+
+    /// Looks a key up for reading; expired keys are deleted first and never seen.
+    pub fn get(&mut self, key: &[u8], now_ms: i64, access: Access) -> Option<&Entry> {
+        self.get_mut(key, now_ms, access).map(|e| &*e)
+    }
+
+    /// Looks a key up for modification in place. The caller signals the change with
+    /// [`Db::touch`] once it has made one.
+    pub fn get_mut(&mut self, key: &[u8], now_ms: i64, access: Access) -> Option<&mut Entry> {
+        self.expire_if_needed(key, now_ms);
+        let entry = self.data.find_mut(key)?;
+        if access == Access::Touch {
+            entry.access_s = crate::clock::now_s();
+            entry.freq = crate::clock::lfu_increment(entry.freq);
+        }
+        Some(entry)
+    }
+
+    /// True if the key exists and has not expired, without deleting or touching anything.
+    pub fn peek(&self, key: &[u8], now_ms: i64) -> Option<&Entry> {
+        self.data.find(key).filter(|e| !e.is_expired(now_ms))
+    }
+
+    /// Stores `value` under `key`, keeping the old TTL when `keep_ttl`. Returns the old value.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, now_ms: i64) -> Option<Value> {
+        self.expire_if_needed(key, now_ms);
+        let mut entry = Entry::new(key, value);
+        if keep_ttl && let Some(old) = self.data.find(key) {
+            entry.expire_at_ms = old.expire_at_ms;
+        }
+        self.data.insert(entry).map(|old| old.value)
+    }
+
+    /// Inserts a whole entry (RENAME, MOVE, COPY keep TTL and access data).
+    pub fn insert_entry(&mut self, entry: Entry) -> Option<Entry> {
+        self.data.insert(entry)
+    }
+
+    pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
+        self.data.remove(key)
+    }
+
+    /// Sets or clears (`NO_EXPIRY`) a key's deadline; false if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
+        self.data.set_expire(key, at_ms)
+    }
+
+    /// Deletes up to `limit` keys whose deadline has passed; returns how many.
+    pub fn expire_due(&mut self, now_ms: i64, limit: usize) -> usize {
+        let mut removed = 0;
+        while removed < limit {
+            match self.data.expires.first() {
+                Some((when, _)) if *when <= now_ms => {}
+                _ => break,
+            }
+            let Some((_, key)) = self.data.expires.pop_first() else { break };
+            if let Some(entry) = self.data.remove(&key) {
+                self.touch(&entry.key);
+                self.expired_keys.push(entry.key);
+            }
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Marks the clients watching `key` as dirty (Redis's `touchWatchedKey`).
+    pub fn touch(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let exists = self.data.find(key).is_some();
+        if let Some(watchers) = self.watched.get_mut(key) {
+            for w in watchers.iter_mut() {
+                if w.expired && !exists {
+                    // Deleting a key that was already expired when watched is no change.
+                    w.expired = false;
+                    continue;
+                }
+                w.dirty.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Marks watchers of keys that exist here (or in `replaced_with`) dirty: FLUSHDB/FLUSHALL
+    /// (no replacement) and SWAPDB (Redis 7.0's `touchAllWatchedKeysInDb`). Existence here is
+    /// physical presence, expired or not, as in Redis.
+    pub fn touch_all_watched(&mut self, replaced_with: Option<&Keyspace>, now_ms: i64) {
+        for (key, watchers) in self.watched.iter_mut() {
+            let exists_here = self.data.find(key).is_some();
+            let there = replaced_with.and_then(|other| other.find(key));
+            if !exists_here && there.is_none() {
+                continue;
+            }
+            let expired_there = there.is_some_and(|e| e.is_expired(now_ms));
+            for w in watchers.iter_mut() {
+                if w.expired {
+                    if there.is_none() {
+                        // The expired key is now deleted: no logical change.
+                        w.expired = false;
+                        continue;
+                    } else if expired_there {
+                        continue;
+                    }
+                } else if !exists_here && expired_there {
+                    // A missing key replaced by an expired one: still logically missing.
+                    w.expired = true;
+                    continue;
+                }
+                w.dirty.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Empties the database; returns how many keys it held.
+    pub fn flush(&mut self) -> usize {
+        let old = std::mem::take(&mut self.data);
+        old.len()
+    }
+
+    pub fn watch(&mut self, key: &[u8], client_id: u64, dirty: &Arc<AtomicBool>, now_ms: i64) {
+        let expired = self.data.find(key).is_some_and(|e| e.is_expired(now_ms));
+        let watchers = self.watched.entry(Bytes::copy_from_slice(key)).or_default();
+        if watchers.iter().any(|w| w.client_id == client_id) {
+            return;
+        }
+        watchers.push(Watcher { client_id, expired, dirty: dirty.clone() });
+    }
+
+    pub fn unwatch(&mut self, key: &[u8], client_id: u64) {
+        if let Some(watchers) = self.watched.get_mut(key) {
+            watchers.retain(|w| w.client_id != client_id);
+            if watchers.is_empty() {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// True if `client_id` watches `key` here, the key was not expired when watched, and it is
+    /// expired now (EXEC then fails: Redis's `isWatchedKeyExpired`).
+    pub fn watched_key_expired(&self, key: &[u8], client_id: u64, now_ms: i64) -> bool {
+        let Some(watchers) = self.watched.get(key) else { return false };
+        watchers.iter().any(|w| w.client_id == client_id && !w.expired)
+            && self.data.find(key).is_some_and(|e| e.is_expired(now_ms))
+    }
+}
+
+/// All databases plus the counters persistence needs.
+#[derive(Debug)]
+pub struct Store {
+    pub dbs: Vec<Db>,
+    /// Changes since the last save (Redis's `server.dirty`).
+    pub dirty: u64,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether the cron removes expired keys.
+    pub active_expire_enabled: bool,
+}
+
+impl Store {
+    pub fn new(databases: usize) -> Self {
+        Store { dbs: (0..databases).map(|_| Db::default()).collect(), dirty: 0, active_expire_enabled: true }
+    }
+
+    pub fn swap_dbs(&mut self, a: usize, b: usize, now_ms: i64) {
+        if a == b {
+            return;
+        }
+        let (low, high) = (a.min(b), a.max(b));
+        let (left, right) = self.dbs.split_at_mut(high);
+        let (db_a, db_b) = (&mut left[low], &mut right[0]);
+        db_a.touch_all_watched(Some(&db_b.data), now_ms);
+        db_b.touch_all_watched(Some(&db_a.data), now_ms);
+        std::mem::swap(&mut db_a.data, &mut db_b.data);
+    }
+}
+
+#[allow(dead_code)]
+const _: () = assert!(SHARDS.is_power_of_two() && SHARD_BITS == 10);

@@ -1,0 +1,16 @@
+//! kopi: a Redis-compatible data server whose acknowledged writes survive.
+//!
+//! # Layout
+//! The request path, in folder order:
+//! - [`protocol`]: RESP2/RESP3 and inline requests in, replies out;
+//! - [`commands`]: the command table and one file per command family;
+//! - [`keyspace`]: databases, shards, entries, expiry index, WATCH bookkeeping;
+//! - [`server`]: listeners, connections, clients, configuration, logging, INFO.
+
+pub mod clock;
+pub mod commands;
+pub mod error;
+pub mod keyspace;
+pub mod protocol;
+pub mod server;
+pub mod util;

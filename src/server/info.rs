@@ -1,0 +1,1 @@
+//! INFO sections with Redis's field names.

@@ -1,0 +1,251 @@
+//! The server: listeners, the shared state every connection reaches, the cron, shutdown.
+
+pub mod client;
+pub mod config;
+pub mod connection;
+pub mod fs;
+pub mod info;
+pub mod log;
+pub mod listen;
+pub mod state;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{Notify, broadcast};
+
+use self::client::{Client, Registry};
+use self::config::Config;
+use self::state::State;
+
+/// Hot configuration values, mirrored from `Config` so the request path reads atomics.
+#[derive(Default)]
+pub struct Limits {
+    pub proto_max_bulk_len: AtomicI64,
+    pub client_query_buffer_limit: AtomicI64,
+    pub maxclients: AtomicI64,
+    pub timeout_s: AtomicI64,
+    pub requirepass_set: AtomicBool,
+    pub protected_mode: AtomicBool,
+    slowlog_slower_than_us: AtomicI64,
+    slowlog_max_len: AtomicI64,
+    pub hz: AtomicI64,
+}
+
+impl Limits {
+    pub fn slowlog_slower_than_us(&self) -> i64 {
+        self.slowlog_slower_than_us.load(Ordering::Relaxed)
+    }
+
+    pub fn slowlog_max_len(&self) -> usize {
+        self.slowlog_max_len.load(Ordering::Relaxed).max(0) as usize
+    }
+}
+
+/// CLIENT PAUSE in force.
+#[derive(Debug, Clone, Copy)]
+pub struct Pause {
+    pub until_ms: i64,
+    pub writes_only: bool,
+}
+
+/// Counters outside the keyspace lock.
+#[derive(Default)]
+pub struct NetStats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub input_bytes: AtomicU64,
+    pub output_bytes: AtomicU64,
+}
+
+pub struct Server {
+    pub state: Mutex<State>,
+    pub config: RwLock<Config>,
+    pub limits: Limits,
+    pub clients: Registry,
+    pub net: NetStats,
+    pub started: Instant,
+    pub started_unix_ms: i64,
+    pub run_id: String,
+    pub port: AtomicUsize,
+    monitors: broadcast::Sender<Bytes>,
+    monitor_count: AtomicUsize,
+    pub pause: Mutex<Option<Pause>>,
+    pub unpaused: Notify,
+    pub shutdown_requested: AtomicBool,
+    pub shutdown: Notify,
+    pub last_save_s: AtomicI64,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Arc<Server> {
+        let databases = config.get_i64("databases").max(1) as usize;
+        let (monitors, _) = broadcast::channel(4096);
+        let server = Arc::new(Server {
+            state: Mutex::new(State::new(databases)),
+            config: RwLock::new(config),
+            limits: Limits::default(),
+            clients: Registry::new(),
+            net: NetStats::default(),
+            started: Instant::now(),
+            started_unix_ms: crate::util::now_ms(),
+            run_id: random_hex(40),
+            port: AtomicUsize::new(0),
+            monitors,
+            monitor_count: AtomicUsize::new(0),
+            pause: Mutex::new(None),
+            unpaused: Notify::new(),
+            shutdown_requested: AtomicBool::new(false),
+            shutdown: Notify::new(),
+            last_save_s: AtomicI64::new(crate::util::now_ms() / 1000),
+        });
+        server.apply_config();
+        server
+    }
+
+    /// Mirrors the configuration into the atomics and subsystems that act on it.
+    pub fn apply_config(&self) {
+        let config = self.config.read();
+        let l = &self.limits;
+        l.proto_max_bulk_len.store(config.get_i64("proto-max-bulk-len"), Ordering::Relaxed);
+        l.client_query_buffer_limit.store(config.get_i64("client-query-buffer-limit"), Ordering::Relaxed);
+        l.maxclients.store(config.get_i64("maxclients"), Ordering::Relaxed);
+        l.timeout_s.store(config.get_i64("timeout"), Ordering::Relaxed);
+        l.requirepass_set.store(!config.get("requirepass").is_empty(), Ordering::Relaxed);
+        l.protected_mode.store(config.get_bool("protected-mode"), Ordering::Relaxed);
+        l.slowlog_slower_than_us.store(config.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
+        l.slowlog_max_len.store(config.get_i64("slowlog-max-len"), Ordering::Relaxed);
+        l.hz.store(config.get_i64("hz").clamp(1, 500), Ordering::Relaxed);
+        log::set_level(config.get("loglevel"));
+        crate::clock::LFU_ENABLED.store(config.get("maxmemory-policy").contains("lfu"), Ordering::Relaxed);
+        drop(config);
+        let mut state = self.state.lock();
+        while state.slowlog.entries.len() > self.limits.slowlog_max_len() {
+            state.slowlog.entries.pop_back();
+        }
+    }
+
+    pub fn auth_required(&self) -> bool {
+        self.limits.requirepass_set.load(Ordering::Relaxed)
+    }
+
+    pub fn monitors_active(&self) -> bool {
+        self.monitor_count.load(Ordering::Relaxed) > 0
+    }
+
+    pub fn subscribe_monitor(&self) -> broadcast::Receiver<Bytes> {
+        self.monitor_count.fetch_add(1, Ordering::Relaxed);
+        self.monitors.subscribe()
+    }
+
+    pub fn unsubscribe_monitor(&self) {
+        self.monitor_count.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`
+    pub fn feed_monitors(&self, client: &Client, args: &[Bytes]) {
+        let us = crate::util::now_us();
+        let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, client.db, client.addr);
+        for arg in args {
+            line.push(' ');
+            line.push_str(&repr(arg));
+        }
+        line.push_str("\r\n");
+        let _ = self.monitors.send(Bytes::from(line));
+    }
+
+    /// The pause that applies to a batch, if any (`writes` tells whether it writes).
+    pub fn pause_in_force(&self, writes: bool) -> Option<Pause> {
+        let mut pause = self.pause.lock();
+        match *pause {
+            Some(p) if p.until_ms <= crate::util::now_ms() => {
+                *pause = None;
+                self.unpaused.notify_waiters();
+                None
+            }
+            Some(p) if !p.writes_only || writes => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn request_shutdown(&self) {
+        self.shutdown_requested.store(true, Ordering::SeqCst);
+        self.shutdown.notify_one();
+    }
+}
+
+/// Redis's `sdscatrepr`: a quoted string with C escapes for non-printable bytes.
+pub fn repr(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..len).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
+}
+
+/// The background cycle (Redis's `serverCron`, `hz` times a second): the coarse clock, and
+/// active expiry of keys nobody touches, time-boxed to a quarter of the cycle.
+pub async fn cron(server: Arc<Server>) {
+    loop {
+        let hz = server.limits.hz.load(Ordering::Relaxed).max(1) as u64;
+        let period = Duration::from_millis(1000 / hz);
+        tokio::time::sleep(period).await;
+        crate::clock::refresh();
+        if server.pause_in_force(true).is_some() {
+            // Expiring deletes keys: a write, so it waits while writes are paused.
+            continue;
+        }
+        active_expire_cycle(&server, period / 4);
+        if let Some(pause) = *server.pause.lock()
+            && pause.until_ms <= crate::util::now_ms()
+        {
+            server.pause_in_force(false);
+        }
+    }
+}
+
+/// Keys removed per step of the active cycle between clock checks.
+const ACTIVE_EXPIRE_STEP_KEYS: usize = 64;
+
+fn active_expire_cycle(server: &Server, budget: Duration) {
+    if !server.state.lock().store.active_expire_enabled {
+        return;
+    }
+    let started = Instant::now();
+    let mut state = server.state.lock();
+    let dbs = state.store.dbs.len();
+    for db in 0..dbs {
+        loop {
+            let now = crate::util::now_ms();
+            let removed = state.store.dbs[db].expire_due(now, ACTIVE_EXPIRE_STEP_KEYS);
+            state.drain_expired();
+            if removed < ACTIVE_EXPIRE_STEP_KEYS {
+                break;
+            }
+            if started.elapsed() >= budget {
+                return;
+            }
+        }
+    }
+}

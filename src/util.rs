@@ -1,0 +1,268 @@
+//! Small, exact re-implementations of Redis's number and pattern helpers.
+
+/// Redis's `string2ll`: an optional `-`, then digits with no leading zero (except `0`), no
+/// spaces, no `+`, and no overflow.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if negative {
+        if value > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((value as i64).wrapping_neg())
+        }
+    } else {
+        i64::try_from(value).ok()
+    }
+}
+
+/// Redis's `string2ld`/`strtod` checks for a float argument: no spaces, the whole string must
+/// be a number, NaN is refused. `inf`/`-inf` are accepted (callers reject infinite results).
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s.len() > 5120 {
+        return None;
+    }
+    let text = std::str::from_utf8(s).ok()?;
+    let first = text.as_bytes()[0];
+    if first.is_ascii_whitespace() || text.as_bytes()[text.len() - 1].is_ascii_whitespace() {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let value = match lower.trim_start_matches(['+', '-']) {
+        "inf" | "infinity" => {
+            if lower.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }
+        }
+        rest if rest.starts_with("nan") || rest.starts_with("in") => return None,
+        _ => lower.parse::<f64>().ok()?,
+    };
+    if value.is_nan() { None } else { Some(value) }
+}
+
+/// Doubles as Redis 7.0 prints them in replies (`%.17g`; `inf`, `-inf`).
+pub fn format_double(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    format_g(value, 17)
+}
+
+/// C's `%.{precision}g`.
+pub fn format_g(value: f64, precision: usize) -> String {
+    let sci = format!("{:.*e}", precision - 1, value);
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if exponent < -4 || exponent >= precision as i32 {
+        let mantissa = trim_fraction_zeros(mantissa);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    } else {
+        let decimals = (precision as i32 - 1 - exponent).max(0) as usize;
+        trim_fraction_zeros(&format!("{value:.decimals$}")).to_string()
+    }
+}
+
+fn trim_fraction_zeros(s: &str) -> &str {
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+}
+
+/// INCRBYFLOAT's number form (Redis's `ld2string` in human mode): no exponent, no trailing
+/// zeros. Redis computes in `long double`; kopi in `f64` printed at the shortest length that
+/// reads back to the same value, which gives the same text for ordinary values.
+pub fn format_human_double(value: f64) -> String {
+    if value == 0.0 {
+        return "0".into();
+    }
+    let text = format!("{value}");
+    if text.contains('e') {
+        // Display never uses exponents for f64, but keep the guarantee explicit.
+        return format!("{value:.17}").trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    text
+}
+
+/// Redis's glob matcher (`stringmatchlen`): `*`, `?`, `[...]` with ranges and `^`, `\` escapes.
+/// Iterative with single-star backtracking, so its cost is bounded by pattern × string length
+/// whatever the pattern (no recursion, no exponential blow-up: CVE-2022-36021, CVE-2024-31228).
+pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
+    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let (mut p, mut s) = (0usize, 0usize);
+    let mut backtrack: Option<(usize, usize)> = None;
+    loop {
+        if p < pattern.len() {
+            match pattern[p] {
+                b'*' => {
+                    while p < pattern.len() && pattern[p] == b'*' {
+                        p += 1;
+                    }
+                    if p == pattern.len() {
+                        return true;
+                    }
+                    backtrack = Some((p, s));
+                    continue;
+                }
+                b'?' if s < string.len() => {
+                    p += 1;
+                    s += 1;
+                    continue;
+                }
+                b'[' if s < string.len() => {
+                    let (matched, next) = match_class(pattern, p + 1, string[s], nocase);
+                    if matched {
+                        p = next;
+                        s += 1;
+                        continue;
+                    }
+                }
+                b'\\' if p + 1 < pattern.len() && s < string.len() => {
+                    if eq(pattern[p + 1], string[s]) {
+                        p += 2;
+                        s += 1;
+                        continue;
+                    }
+                }
+                c if s < string.len() && c != b'?' && c != b'[' && eq(c, string[s]) => {
+                    p += 1;
+                    s += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        } else if s == string.len() {
+            return true;
+        }
+        // Mismatch: let the last star swallow one more character, if there is one.
+        match backtrack {
+            Some((star_p, star_s)) if star_s < string.len() => {
+                backtrack = Some((star_p, star_s + 1));
+                p = star_p;
+                s = star_s + 1;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Matches `c` against the class starting after `[` at `p`; returns (matched, index after `]`).
+fn match_class(pattern: &[u8], mut p: usize, c: u8, nocase: bool) -> (bool, usize) {
+    let fold = |x: u8| if nocase { x.to_ascii_lowercase() } else { x };
+    let not = p < pattern.len() && pattern[p] == b'^';
+    if not {
+        p += 1;
+    }
+    let mut matched = false;
+    loop {
+        if p >= pattern.len() {
+            // Unterminated class: Redis treats the end of pattern as the end of the class.
+            p = pattern.len().saturating_sub(1);
+            break;
+        }
+        if pattern[p] == b']' {
+            break;
+        }
+        if pattern[p] == b'\\' && p + 2 <= pattern.len() - 1 {
+            p += 1;
+            if pattern[p] == c {
+                matched = true;
+            }
+        } else if p + 2 < pattern.len() && pattern[p + 1] == b'-' {
+            let (mut start, mut end) = (pattern[p], pattern[p + 2]);
+            if start > end {
+                std::mem::swap(&mut start, &mut end);
+            }
+            let (start, end, c) = (fold(start), fold(end), fold(c));
+            if c >= start && c <= end {
+                matched = true;
+            }
+            p += 2;
+        } else if fold(pattern[p]) == fold(c) {
+            matched = true;
+        }
+        p += 1;
+    }
+    (matched != not, p + 1)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Microseconds since the Unix epoch.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string2ll_rules() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [&b"9223372036854775808"[..], b"+1", b"01", b"-0", b" 1", b"1 ", b"", b"-", b"1a"] {
+            assert_eq!(parse_i64(bad), None, "{:?}", std::str::from_utf8(bad));
+        }
+    }
+
+    #[test]
+    fn doubles_like_redis() {
+        assert_eq!(format_double(1.1), "1.1000000000000001");
+        assert_eq!(format_double(1.5), "1.5");
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(0.0001), "0.0001");
+        assert_eq!(format_double(0.00001), "1.0000000000000001e-05");
+        assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_human_double(10.5), "10.5");
+        assert_eq!(format_human_double(3.0), "3");
+        assert_eq!(format_human_double(1e20), "100000000000000000000");
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"*", b"anything", false));
+        assert!(glob_match(b"h?llo", b"hello", false));
+        assert!(glob_match(b"h[ae]llo", b"hallo", false));
+        assert!(!glob_match(b"h[^e]llo", b"hello", false));
+        assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
+        assert!(glob_match(b"h\\*llo", b"h*llo", false));
+        assert!(!glob_match(b"foo*bar", b"foobaz", false));
+        assert!(glob_match(b"*a*b*c", b"xxaxxbxxc", false));
+        assert!(glob_match(b"FOO", b"foo", true));
+        let evil = b"a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b".to_vec();
+        assert!(!glob_match(&evil, &[b'a'; 10_000], false));
+    }
+}
