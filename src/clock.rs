@@ -28,5 +28,9 @@ pub fn lfu_increment(counter: u8) -> u8 {
     }
     let base = (counter as f64 - super::keyspace::LFU_INIT as f64).max(0.0);
     let p = 1.0 / (base * 10.0 + 1.0);
-    if rand::random::<f64>() < p { counter + 1 } else { counter }
+    if rand::random::<f64>() < p {
+        counter + 1
+    } else {
+        counter
+    }
 }

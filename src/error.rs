@@ -32,7 +32,8 @@ pub const NO_SUCH_KEY: Error = Error::new("ERR no such key");
 pub const DB_INDEX_OUT_OF_RANGE: Error = Error::new("ERR DB index is out of range");
 pub const INVALID_DB_INDEX: Error = Error::new("ERR invalid DB index");
 pub const NOT_POSITIVE: Error = Error::new("ERR value is out of range, must be positive");
-pub const STRING_TOO_LONG: Error = Error::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+pub const STRING_TOO_LONG: Error =
+    Error::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 pub const NOAUTH: Error = Error::new("NOAUTH Authentication required.");
 pub const WRONGPASS: Error =
     Error::new("WRONGPASS invalid username-password pair or user is disabled.");
@@ -50,7 +51,9 @@ pub const DEBUG_DISABLED: Error = Error::new(
 
 /// `ERR wrong number of arguments for 'get' command`
 pub fn wrong_arity(name: &str) -> Error {
-    Error::owned(format!("ERR wrong number of arguments for '{name}' command"))
+    Error::owned(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
 }
 
 /// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `
@@ -66,7 +69,9 @@ pub fn unknown_command(args: &[bytes::Bytes]) -> Error {
         rest.push_str(&truncate_lossy(arg, room));
         rest.push_str("' ");
     }
-    Error::owned(format!("ERR unknown command '{name}', with args beginning with: {rest}"))
+    Error::owned(format!(
+        "ERR unknown command '{name}', with args beginning with: {rest}"
+    ))
 }
 
 /// `ERR unknown subcommand 'foo'. Try CONFIG HELP.`

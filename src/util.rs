@@ -63,10 +63,18 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 /// Doubles as Redis 7.0 prints them in replies (`%.17g`; `inf`, `-inf`).
 pub fn format_double(value: f64) -> String {
     if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     if value == 0.0 {
-        return if value.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if value.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     format_g(value, 17)
 }
@@ -87,7 +95,11 @@ pub fn format_g(value: f64, precision: usize) -> String {
 }
 
 fn trim_fraction_zeros(s: &str) -> &str {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 /// INCRBYFLOAT's number form (Redis's `ld2string` in human mode): no exponent, no trailing
@@ -100,7 +112,10 @@ pub fn format_human_double(value: f64) -> String {
     let text = format!("{value}");
     if text.contains('e') {
         // Display never uses exponents for f64, but keep the guarantee explicit.
-        return format!("{value:.17}").trim_end_matches('0').trim_end_matches('.').to_string();
+        return format!("{value:.17}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string();
     }
     text
 }
@@ -109,7 +124,13 @@ pub fn format_human_double(value: f64) -> String {
 /// Iterative with single-star backtracking, so its cost is bounded by pattern × string length
 /// whatever the pattern (no recursion, no exponential blow-up: CVE-2022-36021, CVE-2024-31228).
 pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     let (mut p, mut s) = (0usize, 0usize);
     let mut backtrack: Option<(usize, usize)> = None;
     loop {
@@ -232,7 +253,17 @@ mod tests {
         assert_eq!(parse_i64(b"0"), Some(0));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [&b"9223372036854775808"[..], b"+1", b"01", b"-0", b" 1", b"1 ", b"", b"-", b"1a"] {
+        for bad in [
+            &b"9223372036854775808"[..],
+            b"+1",
+            b"01",
+            b"-0",
+            b" 1",
+            b"1 ",
+            b"",
+            b"-",
+            b"1a",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", std::str::from_utf8(bad));
         }
     }

@@ -5,7 +5,10 @@ use kopi::server::{Server, config::Config, listen, log};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-v" || a == "--version") {
-        println!("kopi-server v={} (Redis 7.0 compatible)", env!("CARGO_PKG_VERSION"));
+        println!(
+            "kopi-server v={} (Redis 7.0 compatible)",
+            env!("CARGO_PKG_VERSION")
+        );
         return;
     }
     if args.iter().any(|a| a == "-h" || a == "--help") {
@@ -27,9 +30,14 @@ fn main() {
     }
     let threads = config.get_i64("io-threads").max(1) as usize;
     let runtime = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
     };
     let runtime = match runtime {
         Ok(rt) => rt,

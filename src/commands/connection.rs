@@ -73,7 +73,12 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "quit",
         arity: -1,
-        flags: flag::ALLOW_BUSY | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::NO_AUTH,
+        flags: flag::ALLOW_BUSY
+            | flag::NOSCRIPT
+            | flag::LOADING
+            | flag::STALE
+            | flag::FAST
+            | flag::NO_AUTH,
         acl: acl::CONNECTION,
         handler: quit,
         group: "connection",

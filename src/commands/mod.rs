@@ -4,6 +4,7 @@
 //! One family per file; each exports `COMMANDS`, its slice of the table.
 
 pub mod connection;
+pub mod expire;
 pub mod keys;
 pub mod server;
 pub mod string;
@@ -21,14 +22,15 @@ pub use table::{Command, acl, flag};
 use crate::error::{self, Error};
 use crate::keyspace::{Access, Db, Entry};
 use crate::protocol::Reply;
+use crate::server::Server;
 use crate::server::client::Client;
 use crate::server::state::State;
-use crate::server::Server;
 
 /// Every family's slice of the table.
 const FAMILIES: &[&[Command]] = &[
     string::COMMANDS,
     keys::COMMANDS,
+    expire::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
     transaction::COMMANDS,
@@ -40,7 +42,11 @@ static TABLE: LazyLock<HashMap<&'static str, &'static Command>> = LazyLock::new(
     for family in FAMILIES {
         for command in *family {
             let previous = table.insert(command.name, command);
-            assert!(previous.is_none(), "command {} registered twice", command.name);
+            assert!(
+                previous.is_none(),
+                "command {} registered twice",
+                command.name
+            );
         }
     }
     table
@@ -77,10 +83,11 @@ pub fn resolve(args: &[Bytes]) -> Result<&'static Command, Error> {
     if args.len() < 2 {
         return Err(error::wrong_arity(command.name));
     }
-    let sub = command
-        .subcommands
-        .iter()
-        .find(|s| s.name[command.name.len() + 1..].as_bytes().eq_ignore_ascii_case(&args[1]));
+    let sub = command.subcommands.iter().find(|s| {
+        s.name[command.name.len() + 1..]
+            .as_bytes()
+            .eq_ignore_ascii_case(&args[1])
+    });
     let Some(sub) = sub else {
         return Err(error::unknown_subcommand(&args[1], command.name));
     };
@@ -132,21 +139,31 @@ impl Ctx<'_> {
 
 /// Runs one request through the generic checks and, if they pass, its handler (or queues it
 /// inside MULTI). Replies go to `reply`.
-pub fn execute(server: &Server, state: &mut State, client: &mut Client, reply: &mut Reply, args: &[Bytes]) {
+pub fn execute(
+    server: &Server,
+    state: &mut State,
+    client: &mut Client,
+    reply: &mut Reply,
+    args: &[Bytes],
+) {
     let command = match resolve(args) {
         Ok(command) => command,
         Err(err) => {
             if client.multi.is_some() {
                 client.multi_error = true;
             }
-            state.stats.rejected_call(lookup(&args[0]).map(|c| c.name), &err);
+            state
+                .stats
+                .rejected_call(lookup(&args[0]).map(|c| c.name), &err);
             reply.error(err.text());
             return;
         }
     };
 
     if !client.authenticated && !command.has(flag::NO_AUTH) && server.auth_required() {
-        state.stats.rejected_call(Some(command.name), &error::NOAUTH);
+        state
+            .stats
+            .rejected_call(Some(command.name), &error::NOAUTH);
         reply.error(error::NOAUTH.text());
         if client.multi.is_some() {
             client.multi_error = true;
@@ -155,7 +172,10 @@ pub fn execute(server: &Server, state: &mut State, client: &mut Client, reply: &
     }
 
     if let Some(queue) = client.multi.as_mut()
-        && !matches!(command.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+        && !matches!(
+            command.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
     {
         if command.has(flag::NO_MULTI) {
             let err = Error::owned(format!("ERR Command not allowed inside a transaction"));
@@ -189,7 +209,13 @@ pub fn call(
     let now_ms = crate::util::now_ms();
     let errors_before = reply.errors.len();
     let result = {
-        let mut ctx = Ctx { server, state, client, reply, now_ms };
+        let mut ctx = Ctx {
+            server,
+            state,
+            client,
+            reply,
+            now_ms,
+        };
         let result = (command.handler)(&mut ctx, args);
         ctx.state.drain_expired();
         result
@@ -204,7 +230,9 @@ pub fn call(
         state.stats.record_error(&code);
     }
     if !command.has(flag::SKIP_SLOWLOG) {
-        state.slowlog.maybe_record(server, client, args, duration_us);
+        state
+            .slowlog
+            .maybe_record(server, client, args, duration_us);
     }
 }
 

@@ -47,7 +47,11 @@ enum Expiry {
 /// returns the absolute deadline. Redis's `getExpireMillisecondsOrReply`.
 fn parse_expiry(ctx: &Ctx, keyword: &[u8], value: &[u8], command: &str) -> Result<i64, Error> {
     let n = arg_i64(value)?;
-    let unit_ms = if eq_ignore_case(keyword, "ex") || eq_ignore_case(keyword, "exat") { 1000 } else { 1 };
+    let unit_ms = if eq_ignore_case(keyword, "ex") || eq_ignore_case(keyword, "exat") {
+        1000
+    } else {
+        1
+    };
     let relative = eq_ignore_case(keyword, "ex") || eq_ignore_case(keyword, "px");
     if n <= 0 {
         return Err(error::invalid_expire(command));
@@ -56,7 +60,8 @@ fn parse_expiry(ctx: &Ctx, keyword: &[u8], value: &[u8], command: &str) -> Resul
         return Err(error::invalid_expire(command));
     };
     if relative {
-        ms.checked_add(ctx.now_ms).ok_or_else(|| error::invalid_expire(command))
+        ms.checked_add(ctx.now_ms)
+            .ok_or_else(|| error::invalid_expire(command))
     } else {
         Ok(ms)
     }
@@ -79,7 +84,9 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             get = true;
         } else if eq_ignore_case(opt, "keepttl") && expiry == Expiry::None {
             expiry = Expiry::KeepTtl;
-        } else if ["ex", "px", "exat", "pxat"].iter().any(|k| eq_ignore_case(opt, k))
+        } else if ["ex", "px", "exat", "pxat"]
+            .iter()
+            .any(|k| eq_ignore_case(opt, k))
             && expiry == Expiry::None
             && has_next
         {
@@ -93,7 +100,15 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     set_generic(ctx, &args[1], &args[2], nx, xx, get, expiry)
 }
 
-fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], nx: bool, xx: bool, get: bool, expiry: Expiry) -> CmdResult {
+fn set_generic(
+    ctx: &mut Ctx,
+    key: &[u8],
+    value: &[u8],
+    nx: bool,
+    xx: bool,
+    get: bool,
+    expiry: Expiry,
+) -> CmdResult {
     let old = if get {
         let mut scratch = itoa::Buffer::new();
         get_string(ctx, key)?.map(|s| s.as_bytes(&mut scratch).to_vec())
@@ -114,7 +129,12 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], nx: bool, xx: bool, get:
     }
     let now = ctx.now_ms;
     let db = ctx.db();
-    db.set(key, Value::String(StringValue::from_bytes(value)), expiry == Expiry::KeepTtl, now);
+    db.set(
+        key,
+        Value::String(StringValue::from_bytes(value)),
+        expiry == Expiry::KeepTtl,
+        now,
+    );
     if let Expiry::At(at) = expiry {
         db.set_expire(key, at);
     }

@@ -82,9 +82,27 @@ pub mod acl {
     pub const SCRIPTING: u32 = 1 << 20;
 
     pub const NAMES: &[&str] = &[
-        "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
-        "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
-        "dangerous", "connection", "transaction", "scripting",
+        "keyspace",
+        "read",
+        "write",
+        "set",
+        "sortedset",
+        "list",
+        "hash",
+        "string",
+        "bitmap",
+        "hyperloglog",
+        "geo",
+        "stream",
+        "pubsub",
+        "admin",
+        "fast",
+        "slow",
+        "blocking",
+        "dangerous",
+        "connection",
+        "transaction",
+        "scripting",
     ];
 }
 
@@ -170,7 +188,11 @@ impl Command {
     pub fn arity_ok(&self, argc: usize) -> bool {
         let argc = argc as i64;
         let arity = self.arity as i64;
-        if arity >= 0 { argc == arity } else { argc >= -arity }
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
     }
 
     /// The indexes of the key arguments in `args`.
@@ -182,7 +204,11 @@ impl Command {
             return Vec::new();
         }
         let argc = args.len() as i32;
-        let last = if self.last_key < 0 { argc + self.last_key } else { self.last_key };
+        let last = if self.last_key < 0 {
+            argc + self.last_key
+        } else {
+            self.last_key
+        };
         let step = self.key_step.max(1);
         let mut positions = Vec::new();
         let mut i = self.first_key;

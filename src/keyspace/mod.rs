@@ -184,7 +184,8 @@ impl Keyspace {
         let (entry, _) = found.remove();
         self.len -= 1;
         if entry.expire_at_ms != NO_EXPIRY {
-            self.expires.remove(&(entry.expire_at_ms, entry.key.clone()));
+            self.expires
+                .remove(&(entry.expire_at_ms, entry.key.clone()));
         }
         if shard.capacity() > 64 && shard.len() * 8 < shard.capacity() {
             shard.shrink_to(shard.len() * 2, |e| hash_key(&e.key));
@@ -193,7 +194,9 @@ impl Keyspace {
     }
 
     fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
-        let Some(entry) = self.find_mut(key) else { return false };
+        let Some(entry) = self.find_mut(key) else {
+            return false;
+        };
         let old = std::mem::replace(&mut entry.expire_at_ms, at_ms);
         let key = entry.key.clone();
         if old != NO_EXPIRY {
@@ -328,7 +331,9 @@ impl Db {
                 Some((when, _)) if *when <= now_ms => {}
                 _ => break,
             }
-            let Some((_, key)) = self.data.expires.pop_first() else { break };
+            let Some((_, key)) = self.data.expires.pop_first() else {
+                break;
+            };
             if let Some(entry) = self.data.remove(&key) {
                 self.touch(&entry.key);
                 self.expired_keys.push(entry.key);
@@ -398,7 +403,11 @@ impl Db {
         if watchers.iter().any(|w| w.client_id == client_id) {
             return;
         }
-        watchers.push(Watcher { client_id, expired, dirty: dirty.clone() });
+        watchers.push(Watcher {
+            client_id,
+            expired,
+            dirty: dirty.clone(),
+        });
     }
 
     pub fn unwatch(&mut self, key: &[u8], client_id: u64) {
@@ -413,8 +422,12 @@ impl Db {
     /// True if `client_id` watches `key` here, the key was not expired when watched, and it is
     /// expired now (EXEC then fails: Redis's `isWatchedKeyExpired`).
     pub fn watched_key_expired(&self, key: &[u8], client_id: u64, now_ms: i64) -> bool {
-        let Some(watchers) = self.watched.get(key) else { return false };
-        watchers.iter().any(|w| w.client_id == client_id && !w.expired)
+        let Some(watchers) = self.watched.get(key) else {
+            return false;
+        };
+        watchers
+            .iter()
+            .any(|w| w.client_id == client_id && !w.expired)
             && self.data.find(key).is_some_and(|e| e.is_expired(now_ms))
     }
 }
@@ -431,7 +444,11 @@ pub struct Store {
 
 impl Store {
     pub fn new(databases: usize) -> Self {
-        Store { dbs: (0..databases).map(|_| Db::default()).collect(), dirty: 0, active_expire_enabled: true }
+        Store {
+            dbs: (0..databases).map(|_| Db::default()).collect(),
+            dirty: 0,
+            active_expire_enabled: true,
+        }
     }
 
     pub fn swap_dbs(&mut self, a: usize, b: usize, now_ms: i64) {

@@ -23,7 +23,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(protocol: Protocol) -> Self {
-        Reply { buf: Vec::with_capacity(1024), protocol, errors: Vec::new() }
+        Reply {
+            buf: Vec::with_capacity(1024),
+            protocol,
+            errors: Vec::new(),
+        }
     }
 
     pub fn is_resp3(&self) -> bool {
@@ -50,10 +54,12 @@ impl Reply {
     pub fn error(&mut self, message: &str) {
         self.buf.push(b'-');
         for &b in message.as_bytes() {
-            self.buf.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+            self.buf
+                .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }
         self.buf.extend_from_slice(b"\r\n");
-        self.errors.push(message.split(' ').next().unwrap_or("ERR").to_string());
+        self.errors
+            .push(message.split(' ').next().unwrap_or("ERR").to_string());
     }
 
     pub fn int(&mut self, n: i64) {
@@ -73,12 +79,20 @@ impl Reply {
 
     /// The null bulk string (`$-1` / `_`).
     pub fn null(&mut self) {
-        self.raw(if self.is_resp3() { b"_\r\n" } else { b"$-1\r\n" });
+        self.raw(if self.is_resp3() {
+            b"_\r\n"
+        } else {
+            b"$-1\r\n"
+        });
     }
 
     /// The null array (`*-1` / `_`).
     pub fn null_array(&mut self) {
-        self.raw(if self.is_resp3() { b"_\r\n" } else { b"*-1\r\n" });
+        self.raw(if self.is_resp3() {
+            b"_\r\n"
+        } else {
+            b"*-1\r\n"
+        });
     }
 
     pub fn array(&mut self, len: usize) {
@@ -153,7 +167,8 @@ impl Reply {
 
     fn prefixed_len(&mut self, prefix: u8, n: i64) {
         self.buf.push(prefix);
-        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
     }
 

@@ -108,7 +108,7 @@ impl RequestParser {
                         if buf[0] != b'$' {
                             let got = buf[0] as char;
                             return Err(ParseError(format!(
-                                "Protocol error: expected '$', got '{got}'"
+                                "ERR Protocol error: expected '$', got '{got}'"
                             )));
                         }
                         let len = match parse_i64(&buf[1..line_end]) {
@@ -163,14 +163,17 @@ fn find_cr(buf: &[u8]) -> Option<usize> {
 }
 
 fn error(what: &str) -> ParseError {
-    ParseError(format!("Protocol error: {what}"))
+    ParseError(format!("ERR Protocol error: {what}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const LIMITS: ParseLimits = ParseLimits { proto_max_bulk_len: 512 * 1024 * 1024, authenticated: true };
+    const LIMITS: ParseLimits = ParseLimits {
+        proto_max_bulk_len: 512 * 1024 * 1024,
+        authenticated: true,
+    };
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ParseError> {
         let mut parser = RequestParser::new();
@@ -184,7 +187,8 @@ mod tests {
 
     #[test]
     fn multibulk_and_inline() {
-        let got = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n\r\n*0\r\nECHO \"a b\"\n").unwrap();
+        let got =
+            parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n\r\n*0\r\nECHO \"a b\"\n").unwrap();
         assert_eq!(got.len(), 3);
         assert_eq!(got[0], vec![Bytes::from("GET"), Bytes::from("k")]);
         assert_eq!(got[1], vec![Bytes::from("PING")]);
@@ -212,13 +216,34 @@ mod tests {
     #[test]
     fn protocol_errors() {
         let err = |b: &[u8]| parse_all(b).unwrap_err().0;
-        assert_eq!(err(b"*abc\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*3000000000\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*1\r\nx\r\n"), "Protocol error: expected '$', got 'x'");
-        assert_eq!(err(b"*1\r\n$-1\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"*1\r\n$600000000\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"SET \"a\r\n"), "Protocol error: unbalanced quotes in request");
-        assert_eq!(err(&vec![b'a'; INLINE_MAX_BYTES + 1]), "Protocol error: too big inline request");
+        assert_eq!(
+            err(b"*abc\r\n"),
+            "ERR Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err(b"*3000000000\r\n"),
+            "ERR Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err(b"*1\r\nx\r\n"),
+            "ERR Protocol error: expected '$', got 'x'"
+        );
+        assert_eq!(
+            err(b"*1\r\n$-1\r\n"),
+            "ERR Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err(b"*1\r\n$600000000\r\n"),
+            "ERR Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err(b"SET \"a\r\n"),
+            "ERR Protocol error: unbalanced quotes in request"
+        );
+        assert_eq!(
+            err(&vec![b'a'; INLINE_MAX_BYTES + 1]),
+            "ERR Protocol error: too big inline request"
+        );
     }
 
     #[test]
@@ -231,17 +256,20 @@ mod tests {
 
     #[test]
     fn unauthenticated_limits() {
-        let limits = ParseLimits { authenticated: false, ..LIMITS };
+        let limits = ParseLimits {
+            authenticated: false,
+            ..LIMITS
+        };
         let mut parser = RequestParser::new();
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
         assert_eq!(
             parser.next(&mut buf, limits).unwrap_err().0,
-            "Protocol error: unauthenticated multibulk length"
+            "ERR Protocol error: unauthenticated multibulk length"
         );
         let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
         assert_eq!(
             RequestParser::new().next(&mut buf, limits).unwrap_err().0,
-            "Protocol error: unauthenticated bulk length"
+            "ERR Protocol error: unauthenticated bulk length"
         );
     }
 }

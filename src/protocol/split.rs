@@ -107,14 +107,20 @@ mod tests {
     use super::split_args;
 
     fn split(s: &str) -> Option<Vec<String>> {
-        split_args(s.as_bytes())
-            .map(|v| v.into_iter().map(|a| String::from_utf8(a).unwrap()).collect())
+        split_args(s.as_bytes()).map(|v| {
+            v.into_iter()
+                .map(|a| String::from_utf8(a).unwrap())
+                .collect()
+        })
     }
 
     #[test]
     fn plain_and_quoted() {
         assert_eq!(split("set a b").unwrap(), ["set", "a", "b"]);
-        assert_eq!(split("  set   \"a b\" 'c d'  ").unwrap(), ["set", "a b", "c d"]);
+        assert_eq!(
+            split("  set   \"a b\" 'c d'  ").unwrap(),
+            ["set", "a b", "c d"]
+        );
         assert_eq!(split("\"\\x41\\n\"").unwrap(), ["A\n"]);
         assert_eq!(split("'it\\'s'").unwrap(), ["it's"]);
         assert_eq!(split("").unwrap(), Vec::<String>::new());

@@ -52,7 +52,10 @@ pub struct Client {
 
 impl Client {
     pub fn name_string(&self) -> String {
-        self.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default()
+        self.name
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -109,14 +112,22 @@ impl ClientHandle {
             info.name,
             self.created.elapsed().as_secs(),
             idle,
-            if info.flags.is_empty() { "N" } else { &info.flags },
+            if info.flags.is_empty() {
+                "N"
+            } else {
+                &info.flags
+            },
             info.db,
             info.multi,
             qbuf,
             0,
             omem,
             qbuf + omem + 1024,
-            if info.last_command.is_empty() { "NULL" } else { &info.last_command },
+            if info.last_command.is_empty() {
+                "NULL"
+            } else {
+                &info.last_command
+            },
             info.user,
             info.resp
         )
@@ -132,7 +143,10 @@ pub struct Registry {
 
 impl Registry {
     pub fn new() -> Self {
-        Registry { clients: Mutex::new(BTreeMap::new()), next_id: AtomicU64::new(1) }
+        Registry {
+            clients: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+        }
     }
 
     pub fn register(&self, addr: String, laddr: String, fd: i32) -> Arc<ClientHandle> {
@@ -143,7 +157,11 @@ impl Registry {
             laddr,
             fd,
             created: Instant::now(),
-            info: Mutex::new(SharedInfo { user: "default".into(), resp: 2, ..Default::default() }),
+            info: Mutex::new(SharedInfo {
+                user: "default".into(),
+                resp: 2,
+                ..Default::default()
+            }),
             last_interaction_ms: AtomicI64::new(crate::util::now_ms()),
             killed: AtomicBool::new(false),
             kill: Notify::new(),

@@ -41,11 +41,29 @@ pub struct Param {
 }
 
 const fn p(name: &'static str, kind: Kind, default: &'static str, flags: u8) -> Param {
-    Param { name, alias: None, kind, default, flags }
+    Param {
+        name,
+        alias: None,
+        kind,
+        default,
+        flags,
+    }
 }
 
-const fn alias(name: &'static str, alias: &'static str, kind: Kind, default: &'static str, flags: u8) -> Param {
-    Param { name, alias: Some(alias), kind, default, flags }
+const fn alias(
+    name: &'static str,
+    alias: &'static str,
+    kind: Kind,
+    default: &'static str,
+    flags: u8,
+) -> Param {
+    Param {
+        name,
+        alias: Some(alias),
+        kind,
+        default,
+        flags,
+    }
 }
 
 const YES_NO: Kind = Kind::Bool;
@@ -60,7 +78,12 @@ const IMPL: u8 = IMPLEMENTED;
 
 /// Redis 7.0's parameters, with its defaults.
 pub static PARAMS: &[Param] = &[
-    p("acl-pubsub-default", Kind::Enum(&["allchannels", "resetchannels"]), "resetchannels", 0),
+    p(
+        "acl-pubsub-default",
+        Kind::Enum(&["allchannels", "resetchannels"]),
+        "resetchannels",
+        0,
+    ),
     p("aclfile", S, "", IMMUTABLE),
     p("acllog-max-len", UINT, "128", 0),
     p("active-defrag-cycle-max", Kind::Int(1, 99), "25", 0),
@@ -68,7 +91,12 @@ pub static PARAMS: &[Param] = &[
     p("active-defrag-ignore-bytes", MEM, "104857600", 0),
     p("active-defrag-max-scan-fields", UINT, "1000", 0),
     p("active-defrag-threshold-lower", Kind::Int(0, 1000), "10", 0),
-    p("active-defrag-threshold-upper", Kind::Int(0, 1000), "100", 0),
+    p(
+        "active-defrag-threshold-upper",
+        Kind::Int(0, 1000),
+        "100",
+        0,
+    ),
     p("active-expire-effort", Kind::Int(1, 10), "1", 0),
     p("activedefrag", YES_NO, "no", 0),
     p("activerehashing", YES_NO, "yes", 0),
@@ -81,7 +109,12 @@ pub static PARAMS: &[Param] = &[
     p("aof_rewrite_cpulist", S, "", IMMUTABLE),
     p("appenddirname", S, "appendonlydir", IMMUTABLE),
     p("appendfilename", S, "appendonly.aof", IMMUTABLE),
-    p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", 0),
+    p(
+        "appendfsync",
+        Kind::Enum(&["always", "everysec", "no"]),
+        "everysec",
+        0,
+    ),
     p("appendonly", YES_NO, "no", 0),
     p("auto-aof-rewrite-min-size", MEM, "67108864", 0),
     p("auto-aof-rewrite-percentage", UINT, "100", 0),
@@ -90,8 +123,18 @@ pub static PARAMS: &[Param] = &[
     p("bind", SPECIAL, "* -::*", MULTI_ARG | IMPL),
     p("bio_cpulist", S, "", IMMUTABLE),
     p("busy-reply-threshold", NONNEG, "5000", 0),
-    p("client-output-buffer-limit", SPECIAL, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", MULTI_ARG),
-    p("client-query-buffer-limit", Kind::Memory(1024 * 1024, i64::MAX), "1073741824", IMPL),
+    p(
+        "client-output-buffer-limit",
+        SPECIAL,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        MULTI_ARG,
+    ),
+    p(
+        "client-query-buffer-limit",
+        Kind::Memory(1024 * 1024, i64::MAX),
+        "1073741824",
+        IMPL,
+    ),
     p("cluster-allow-pubsubshard-when-down", YES_NO, "yes", 0),
     p("cluster-allow-reads-when-down", YES_NO, "no", 0),
     p("cluster-allow-replica-migration", YES_NO, "yes", 0),
@@ -106,23 +149,72 @@ pub static PARAMS: &[Param] = &[
     p("cluster-migration-barrier", UINT, "1", 0),
     p("cluster-node-timeout", NONNEG, "15000", 0),
     p("cluster-port", Kind::Int(0, 65535), "0", IMMUTABLE),
-    p("cluster-preferred-endpoint-type", Kind::Enum(&["ip", "hostname", "unknown-endpoint"]), "ip", 0),
-    alias("cluster-replica-no-failover", "cluster-slave-no-failover", YES_NO, "no", 0),
+    p(
+        "cluster-preferred-endpoint-type",
+        Kind::Enum(&["ip", "hostname", "unknown-endpoint"]),
+        "ip",
+        0,
+    ),
+    alias(
+        "cluster-replica-no-failover",
+        "cluster-slave-no-failover",
+        YES_NO,
+        "no",
+        0,
+    ),
     p("cluster-require-full-coverage", YES_NO, "yes", 0),
-    alias("cluster-replica-validity-factor", "cluster-slave-validity-factor", UINT, "10", 0),
+    alias(
+        "cluster-replica-validity-factor",
+        "cluster-slave-validity-factor",
+        UINT,
+        "10",
+        0,
+    ),
     p("crash-log-enabled", YES_NO, "yes", 0),
     p("crash-memcheck-enabled", YES_NO, "yes", 0),
     p("daemonize", YES_NO, "no", IMMUTABLE),
-    p("databases", Kind::Int(1, i32::MAX as i64), "16", IMMUTABLE | IMPL),
+    p(
+        "databases",
+        Kind::Int(1, i32::MAX as i64),
+        "16",
+        IMMUTABLE | IMPL,
+    ),
     p("dbfilename", S, "dump.rdb", PROTECTED),
     p("dir", SPECIAL, "", PROTECTED | IMPL),
     p("disable-thp", YES_NO, "yes", IMMUTABLE),
     p("dynamic-hz", YES_NO, "yes", 0),
-    p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", IMMUTABLE | IMPL),
-    p("enable-module-command", Kind::Enum(&["no", "yes", "local"]), "no", IMMUTABLE),
-    p("enable-protected-configs", Kind::Enum(&["no", "yes", "local"]), "no", IMMUTABLE | IMPL),
-    alias("hash-max-listpack-entries", "hash-max-ziplist-entries", MEM, "512", 0),
-    alias("hash-max-listpack-value", "hash-max-ziplist-value", MEM, "64", 0),
+    p(
+        "enable-debug-command",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+        IMMUTABLE | IMPL,
+    ),
+    p(
+        "enable-module-command",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+        IMMUTABLE,
+    ),
+    p(
+        "enable-protected-configs",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+        IMMUTABLE | IMPL,
+    ),
+    alias(
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        MEM,
+        "512",
+        0,
+    ),
+    alias(
+        "hash-max-listpack-value",
+        "hash-max-ziplist-value",
+        MEM,
+        "64",
+        0,
+    ),
     p("hll-sparse-max-bytes", MEM, "3000", 0),
     p("hz", INT, "10", IMPL),
     p("ignore-warnings", S, "", 0),
@@ -130,7 +222,12 @@ pub static PARAMS: &[Param] = &[
     p("io-threads", Kind::Int(1, 128), "1", IMMUTABLE | IMPL),
     p("jemalloc-bg-thread", YES_NO, "yes", 0),
     p("latency-monitor-threshold", NONNEG, "0", IMPL),
-    p("latency-tracking-info-percentiles", SPECIAL, "50 99 99.9", MULTI_ARG),
+    p(
+        "latency-tracking-info-percentiles",
+        SPECIAL,
+        "50 99 99.9",
+        MULTI_ARG,
+    ),
     p("latency-tracking", YES_NO, "yes", 0),
     p("lazyfree-lazy-eviction", YES_NO, "no", 0),
     p("lazyfree-lazy-expire", YES_NO, "no", 0),
@@ -140,16 +237,41 @@ pub static PARAMS: &[Param] = &[
     p("lfu-decay-time", UINT, "1", 0),
     p("lfu-log-factor", UINT, "10", 0),
     p("list-compress-depth", UINT, "0", 0),
-    alias("list-max-listpack-size", "list-max-ziplist-size", INT, "-2", 0),
+    alias(
+        "list-max-listpack-size",
+        "list-max-ziplist-size",
+        INT,
+        "-2",
+        0,
+    ),
     p("logfile", S, "", IMMUTABLE | IMPL),
-    p("loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning"]), "notice", IMPL),
+    p(
+        "loglevel",
+        Kind::Enum(&["debug", "verbose", "notice", "warning"]),
+        "notice",
+        IMPL,
+    ),
     p("lua-time-limit", NONNEG, "5000", 0),
     p("masterauth", S, "", 0),
     p("masteruser", S, "", 0),
     p("maxclients", Kind::Int(1, i32::MAX as i64), "10000", IMPL),
     p("maxmemory-clients", MEM, "0", 0),
     p("maxmemory-eviction-tenacity", Kind::Int(0, 100), "10", 0),
-    p("maxmemory-policy", Kind::Enum(&["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction", 0),
+    p(
+        "maxmemory-policy",
+        Kind::Enum(&[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ]),
+        "noeviction",
+        0,
+    ),
     p("maxmemory-samples", Kind::Int(1, 64), "5", 0),
     p("maxmemory", MEM, "0", 0),
     alias("min-replicas-max-lag", "min-slaves-max-lag", UINT, "10", 0),
@@ -157,13 +279,33 @@ pub static PARAMS: &[Param] = &[
     p("no-appendfsync-on-rewrite", YES_NO, "no", 0),
     p("notify-keyspace-events", SPECIAL, "", 0),
     p("oom-score-adj-values", SPECIAL, "0 200 800", MULTI_ARG),
-    p("oom-score-adj", Kind::Enum(&["no", "yes", "relative", "absolute"]), "no", 0),
+    p(
+        "oom-score-adj",
+        Kind::Enum(&["no", "yes", "relative", "absolute"]),
+        "no",
+        0,
+    ),
     p("pidfile", S, "", IMMUTABLE | IMPL),
     p("port", Kind::Int(0, 65535), "6379", IMPL),
-    p("proc-title-template", S, "{title} {listen-addr} {server-mode}", 0),
-    p("propagation-error-behavior", Kind::Enum(&["ignore", "panic", "panic-on-replicas"]), "ignore", 0),
+    p(
+        "proc-title-template",
+        S,
+        "{title} {listen-addr} {server-mode}",
+        0,
+    ),
+    p(
+        "propagation-error-behavior",
+        Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
+        "ignore",
+        0,
+    ),
     p("protected-mode", YES_NO, "yes", IMPL),
-    p("proto-max-bulk-len", Kind::Memory(1024 * 1024, i64::MAX), "536870912", IMPL),
+    p(
+        "proto-max-bulk-len",
+        Kind::Memory(1024 * 1024, i64::MAX),
+        "536870912",
+        IMPL,
+    ),
     p("rdb-del-sync-files", YES_NO, "no", 0),
     p("rdb-save-incremental-fsync", YES_NO, "yes", 0),
     p("rdbchecksum", YES_NO, "yes", IMMUTABLE),
@@ -171,24 +313,58 @@ pub static PARAMS: &[Param] = &[
     p("repl-backlog-size", MEM, "1048576", 0),
     p("repl-backlog-ttl", NONNEG, "3600", 0),
     p("repl-disable-tcp-nodelay", YES_NO, "no", 0),
-    p("repl-diskless-load", Kind::Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", 0),
+    p(
+        "repl-diskless-load",
+        Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "disabled",
+        0,
+    ),
     p("repl-diskless-sync-delay", UINT, "5", 0),
     p("repl-diskless-sync-max-replicas", UINT, "0", 0),
     p("repl-diskless-sync", YES_NO, "yes", 0),
-    alias("repl-ping-replica-period", "repl-ping-slave-period", Kind::Int(1, i32::MAX as i64), "10", 0),
+    alias(
+        "repl-ping-replica-period",
+        "repl-ping-slave-period",
+        Kind::Int(1, i32::MAX as i64),
+        "10",
+        0,
+    ),
     p("repl-timeout", Kind::Int(1, i32::MAX as i64), "60", 0),
     alias("replica-announce-ip", "slave-announce-ip", S, "", 0),
-    alias("replica-announce-port", "slave-announce-port", Kind::Int(0, 65535), "0", 0),
+    alias(
+        "replica-announce-port",
+        "slave-announce-port",
+        Kind::Int(0, 65535),
+        "0",
+        0,
+    ),
     p("replica-announced", YES_NO, "yes", 0),
     p("replica-ignore-disk-write-errors", YES_NO, "no", 0),
-    alias("replica-ignore-maxmemory", "slave-ignore-maxmemory", YES_NO, "yes", 0),
+    alias(
+        "replica-ignore-maxmemory",
+        "slave-ignore-maxmemory",
+        YES_NO,
+        "yes",
+        0,
+    ),
     alias("replica-lazy-flush", "slave-lazy-flush", YES_NO, "no", 0),
     alias("replica-priority", "slave-priority", UINT, "100", 0),
     alias("replica-read-only", "slave-read-only", YES_NO, "yes", 0),
-    alias("replica-serve-stale-data", "slave-serve-stale-data", YES_NO, "yes", 0),
+    alias(
+        "replica-serve-stale-data",
+        "slave-serve-stale-data",
+        YES_NO,
+        "yes",
+        0,
+    ),
     alias("replicaof", "slaveof", SPECIAL, "", MULTI_ARG),
     p("requirepass", S, "", IMPL),
-    p("sanitize-dump-payload", Kind::Enum(&["no", "yes", "clients"]), "no", 0),
+    p(
+        "sanitize-dump-payload",
+        Kind::Enum(&["no", "yes", "clients"]),
+        "no",
+        0,
+    ),
     p("save", SPECIAL, "3600 1 300 100 60 10000", MULTI_ARG),
     p("server_cpulist", S, "", IMMUTABLE),
     p("set-max-intset-entries", MEM, "512", 0),
@@ -202,14 +378,31 @@ pub static PARAMS: &[Param] = &[
     p("stop-writes-on-bgsave-error", YES_NO, "yes", 0),
     p("stream-node-max-bytes", MEM, "4096", 0),
     p("stream-node-max-entries", NONNEG, "100", 0),
-    p("supervised", Kind::Enum(&["upstart", "systemd", "auto", "no"]), "no", IMMUTABLE),
+    p(
+        "supervised",
+        Kind::Enum(&["upstart", "systemd", "auto", "no"]),
+        "no",
+        IMMUTABLE,
+    ),
     p("syslog-enabled", YES_NO, "no", IMMUTABLE),
-    p("syslog-facility", Kind::Enum(&["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", IMMUTABLE),
+    p(
+        "syslog-facility",
+        Kind::Enum(&[
+            "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+        ]),
+        "local0",
+        IMMUTABLE,
+    ),
     p("syslog-ident", S, "redis", IMMUTABLE),
     p("tcp-backlog", NONNEG, "511", IMMUTABLE | IMPL),
     p("tcp-keepalive", NONNEG, "300", IMPL),
     p("timeout", NONNEG, "0", IMPL),
-    p("tls-auth-clients", Kind::Enum(&["no", "yes", "optional"]), "yes", 0),
+    p(
+        "tls-auth-clients",
+        Kind::Enum(&["no", "yes", "optional"]),
+        "yes",
+        0,
+    ),
     p("tls-ca-cert-dir", S, "", 0),
     p("tls-ca-cert-file", S, "", 0),
     p("tls-cert-file", S, "", 0),
@@ -232,16 +425,36 @@ pub static PARAMS: &[Param] = &[
     p("tracking-table-max-keys", NONNEG, "1000000", 0),
     p("unixsocket", S, "", IMMUTABLE | IMPL),
     p("unixsocketperm", SPECIAL, "0", IMMUTABLE | IMPL),
-    alias("zset-max-listpack-entries", "zset-max-ziplist-entries", MEM, "128", 0),
-    alias("zset-max-listpack-value", "zset-max-ziplist-value", MEM, "64", 0),
+    alias(
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        MEM,
+        "128",
+        0,
+    ),
+    alias(
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
+        MEM,
+        "64",
+        0,
+    ),
 ];
 
 /// Directives that are not parameters but are valid in a Redis config file.
-const FILE_ONLY_DIRECTIVES: &[&str] = &["include", "rename-command", "user", "loadmodule", "sentinel"];
+const FILE_ONLY_DIRECTIVES: &[&str] = &[
+    "include",
+    "rename-command",
+    "user",
+    "loadmodule",
+    "sentinel",
+];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {
     let lower = name.to_ascii_lowercase();
-    PARAMS.iter().find(|p| p.name == lower || p.alias == Some(lower.as_str()))
+    PARAMS
+        .iter()
+        .find(|p| p.name == lower || p.alias == Some(lower.as_str()))
 }
 
 /// A configuration error with Redis's wording.
@@ -263,15 +476,24 @@ impl Default for Config {
         for param in PARAMS {
             values.insert(param.name, param.default.to_string());
         }
-        let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
         values.insert("dir", cwd);
-        Config { values, file: None, given: Vec::new() }
+        Config {
+            values,
+            file: None,
+            given: Vec::new(),
+        }
     }
 }
 
 impl Config {
     pub fn get(&self, name: &str) -> &str {
-        find_param(name).and_then(|p| self.values.get(p.name)).map(String::as_str).unwrap_or("")
+        find_param(name)
+            .and_then(|p| self.values.get(p.name))
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     pub fn get_i64(&self, name: &str) -> i64 {
@@ -298,7 +520,12 @@ impl Config {
 
     /// Sets `name` from its arguments, checking the value as Redis does. `from_file` decides
     /// the `save` accumulation rule (lines add; CONFIG SET replaces).
-    pub fn set(&mut self, name: &str, args: &[String], from_file: bool) -> Result<&'static Param, ConfigError> {
+    pub fn set(
+        &mut self,
+        name: &str,
+        args: &[String],
+        from_file: bool,
+    ) -> Result<&'static Param, ConfigError> {
         let param = find_param(name)
             .ok_or_else(|| ConfigError("Bad directive or wrong number of arguments".into()))?;
         if param.flags & MULTI_ARG == 0 && args.len() != 1 {
@@ -307,7 +534,11 @@ impl Config {
         let value = canonical(param, args)?;
         if param.name == "save" && from_file && self.given.contains(&"save") && !value.is_empty() {
             let old = self.values["save"].clone();
-            let joined = if old.is_empty() { value } else { format!("{old} {value}") };
+            let joined = if old.is_empty() {
+                value
+            } else {
+                format!("{old} {value}")
+            };
             self.values.insert("save", joined);
         } else {
             self.values.insert(param.name, value);
@@ -339,7 +570,10 @@ impl Config {
             if words.is_empty() {
                 continue;
             }
-            let words: Vec<String> = words.into_iter().map(|w| String::from_utf8_lossy(&w).into_owned()).collect();
+            let words: Vec<String> = words
+                .into_iter()
+                .map(|w| String::from_utf8_lossy(&w).into_owned())
+                .collect();
             let name = words[0].to_ascii_lowercase();
             let args = &words[1..];
             if name == "include" {
@@ -378,13 +612,15 @@ impl Config {
         {
             let text = if first == "-" {
                 let mut s = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| e.to_string())?;
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                    .map_err(|e| e.to_string())?;
                 s
             } else {
                 let path = Path::new(first);
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("Fatal error, can't open config file '{first}': {e}"))?;
-                config.file = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
+                config.file =
+                    Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
                 text
             };
             config.load_text(&text, first, 0)?;
@@ -418,7 +654,11 @@ impl Config {
         let mut done: Vec<&'static str> = Vec::new();
         for line in old.lines() {
             let trimmed = line.trim();
-            let words = if trimmed.starts_with('#') { None } else { split_args(trimmed.as_bytes()) };
+            let words = if trimmed.starts_with('#') {
+                None
+            } else {
+                split_args(trimmed.as_bytes())
+            };
             let param = words
                 .as_ref()
                 .and_then(|w| w.first())
@@ -441,7 +681,10 @@ impl Config {
         let mut header_written = false;
         for param in PARAMS {
             let value = &self.values[param.name];
-            if done.contains(&param.name) || value == param.default || param.name == "dir" && self.file.is_none() {
+            if done.contains(&param.name)
+                || value == param.default
+                || param.name == "dir" && self.file.is_none()
+            {
                 continue;
             }
             if param.name == "dir" && !self.given.contains(&"dir") {
@@ -478,7 +721,15 @@ fn rewrite_line(param: &Param, value: &str) -> String {
 
 /// Quotes a value for a config line when it needs it.
 fn quote(value: &str) -> String {
-    if !value.is_empty() && !value.bytes().any(|b| b.is_ascii_whitespace() || b == b'"' || b == b'\'' || b == b'\\' || !(0x20..0x7f).contains(&b)) {
+    if !value.is_empty()
+        && !value.bytes().any(|b| {
+            b.is_ascii_whitespace()
+                || b == b'"'
+                || b == b'\''
+                || b == b'\\'
+                || !(0x20..0x7f).contains(&b)
+        })
+    {
         return value.to_string();
     }
     let mut out = String::from("\"");
@@ -502,7 +753,9 @@ fn quote(value: &str) -> String {
 /// Redis's `memtoull`: a number with an optional `b k kb m mb g gb` unit.
 pub fn parse_memory(text: &str) -> Option<i64> {
     let lower = text.to_ascii_lowercase();
-    let digits_end = lower.find(|c: char| !(c.is_ascii_digit() || c == '-')).unwrap_or(lower.len());
+    let digits_end = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .unwrap_or(lower.len());
     let (number, unit) = lower.split_at(digits_end);
     let multiplier: i64 = match unit {
         "" | "b" => 1,
@@ -536,7 +789,9 @@ fn canonical(param: &Param, args: &[String]) -> Result<String, ConfigError> {
                 return err("argument couldn't be parsed into an integer");
             };
             if n < min || n > max {
-                return err(&format!("argument must be between {min} and {max} inclusive"));
+                return err(&format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
             }
             Ok(n.to_string())
         }
@@ -545,7 +800,9 @@ fn canonical(param: &Param, args: &[String]) -> Result<String, ConfigError> {
                 return err("argument must be a memory value");
             };
             if n < min || n > max {
-                return err(&format!("argument must be between {min} and {max} inclusive"));
+                return err(&format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
             }
             Ok(n.to_string())
         }
@@ -553,7 +810,10 @@ fn canonical(param: &Param, args: &[String]) -> Result<String, ConfigError> {
             let lower = value.to_ascii_lowercase();
             match names.iter().find(|n| **n == lower) {
                 Some(n) => Ok(n.to_string()),
-                None => err(&format!("argument(s) must be one of the following: {}", names.join(", "))),
+                None => err(&format!(
+                    "argument(s) must be one of the following: {}",
+                    names.join(", ")
+                )),
             }
         }
         Kind::Str => Ok(value.to_string()),
@@ -597,7 +857,9 @@ fn special(name: &str, args: &[String]) -> Result<String, ConfigError> {
         "dir" => {
             let dir = args.first().cloned().unwrap_or_default();
             std::env::set_current_dir(&dir).map_err(|e| ConfigError(e.to_string()))?;
-            Ok(std::env::current_dir().map(|d| d.display().to_string()).unwrap_or(dir))
+            Ok(std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or(dir))
         }
         "unixsocketperm" => {
             let v = args.first().cloned().unwrap_or_default();
@@ -644,10 +906,19 @@ mod tests {
         assert_eq!(parse_memory("1k"), Some(1000));
         assert_eq!(parse_memory("2GB"), Some(2 * 1024 * 1024 * 1024));
         let mut c = Config::default();
-        assert_eq!(c.set("maxmemory", &args(&["100mb"]), false).map(|p| p.name), Ok("maxmemory"));
+        assert_eq!(
+            c.set("maxmemory", &args(&["100mb"]), false).map(|p| p.name),
+            Ok("maxmemory")
+        );
         assert_eq!(c.get("maxmemory"), "104857600");
-        assert_eq!(c.set("port", &args(&["abc"]), false).unwrap_err().0, "argument couldn't be parsed into an integer");
-        assert_eq!(c.set("appendonly", &args(&["maybe"]), false).unwrap_err().0, "argument must be 'yes' or 'no'");
+        assert_eq!(
+            c.set("port", &args(&["abc"]), false).unwrap_err().0,
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            c.set("appendonly", &args(&["maybe"]), false).unwrap_err().0,
+            "argument must be 'yes' or 'no'"
+        );
         assert!(c.set("appendfsync", &args(&["sometimes"]), false).is_err());
     }
 
@@ -659,7 +930,14 @@ mod tests {
         std::fs::write(&inc, "maxclients 77\n").unwrap();
         let main = dir.join("main.conf");
         std::fs::write(&main, format!("# comment\nport 7000\nsave 900 1\nsave 300 10\ninclude {}\nbind 127.0.0.1 ::1\nhash-max-ziplist-entries 100\n", inc.display())).unwrap();
-        let c = Config::from_args(&args(&[main.to_str().unwrap(), "--port", "7001", "--save", ""])).unwrap();
+        let c = Config::from_args(&args(&[
+            main.to_str().unwrap(),
+            "--port",
+            "7001",
+            "--save",
+            "",
+        ]))
+        .unwrap();
         assert_eq!(c.get("port"), "7001");
         assert_eq!(c.get("maxclients"), "77");
         assert_eq!(c.get("bind"), "127.0.0.1 ::1");
@@ -669,7 +947,10 @@ mod tests {
         assert_eq!(c.get("save"), "900 1 300 10");
         std::fs::write(&main, "port abc\n").unwrap();
         let err = Config::from_args(&args(&[main.to_str().unwrap()])).unwrap_err();
-        assert!(err.contains("at line 1") && err.contains("couldn't be parsed into an integer"), "{err}");
+        assert!(
+            err.contains("at line 1") && err.contains("couldn't be parsed into an integer"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

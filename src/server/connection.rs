@@ -31,19 +31,32 @@ pub async fn serve<S>(server: Arc<Server>, mut stream: S, peer: Peer)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    server.net.connections_received.fetch_add(1, Ordering::Relaxed);
+    server
+        .net
+        .connections_received
+        .fetch_add(1, Ordering::Relaxed);
     let maxclients = server.limits.maxclients.load(Ordering::Relaxed).max(0) as usize;
     if server.clients.len() >= maxclients {
-        server.net.rejected_connections.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        server
+            .net
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
         return;
     }
-    if server.limits.protected_mode.load(Ordering::Relaxed) && !server.auth_required() && !peer.is_local {
+    if server.limits.protected_mode.load(Ordering::Relaxed)
+        && !server.auth_required()
+        && !peer.is_local
+    {
         let _ = stream.write_all(DENIED.as_bytes()).await;
         return;
     }
 
-    let handle = server.clients.register(peer.addr.clone(), peer.laddr.clone(), peer.fd);
+    let handle = server
+        .clients
+        .register(peer.addr.clone(), peer.laddr.clone(), peer.fd);
     let mut client = Client {
         id: handle.id,
         db: 0,
@@ -80,8 +93,12 @@ where
     server.clients.unregister(client.id);
 }
 
-async fn run<S>(server: &Arc<Server>, stream: &mut S, client: &mut Client, handle: &Arc<ClientHandle>)
-where
+async fn run<S>(
+    server: &Arc<Server>,
+    stream: &mut S,
+    client: &mut Client,
+    handle: &Arc<ClientHandle>,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
@@ -121,8 +138,13 @@ where
         if handle.killed.load(Ordering::Relaxed) {
             return;
         }
-        server.net.input_bytes.fetch_add(n as u64, Ordering::Relaxed);
-        handle.last_interaction_ms.store(crate::util::now_ms(), Ordering::Relaxed);
+        server
+            .net
+            .input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        handle
+            .last_interaction_ms
+            .store(crate::util::now_ms(), Ordering::Relaxed);
 
         let limits = ParseLimits {
             proto_max_bulk_len: server.limits.proto_max_bulk_len.load(Ordering::Relaxed),
@@ -130,7 +152,10 @@ where
         };
         let mut protocol_error = None;
         loop {
-            let limits = ParseLimits { authenticated: client.authenticated || !server.auth_required(), ..limits };
+            let limits = ParseLimits {
+                authenticated: client.authenticated || !server.auth_required(),
+                ..limits
+            };
             match parser.next(&mut buf, limits) {
                 Ok(Some(args)) => {
                     batch.push(args);
@@ -147,8 +172,14 @@ where
                 }
             }
         }
-        let query_limit = server.limits.client_query_buffer_limit.load(Ordering::Relaxed).max(0) as usize;
-        handle.query_buffer_bytes.store(buf.len(), Ordering::Relaxed);
+        let query_limit = server
+            .limits
+            .client_query_buffer_limit
+            .load(Ordering::Relaxed)
+            .max(0) as usize;
+        handle
+            .query_buffer_bytes
+            .store(buf.len(), Ordering::Relaxed);
         if buf.len() > query_limit {
             super::log::warning(&format!(
                 "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
@@ -161,7 +192,8 @@ where
 
         while !batch.is_empty() {
             let writes = batch.iter().any(|args| {
-                commands::lookup(&args[0]).is_some_and(|c| c.is_write() || c.has(commands::flag::MAY_REPLICATE))
+                commands::lookup(&args[0])
+                    .is_some_and(|c| c.is_write() || c.has(commands::flag::MAY_REPLICATE))
             });
             wait_for_unpause(server, writes).await;
             let mut state = server.state.lock();
@@ -186,7 +218,10 @@ where
                 // Parse what authentication now allows, if anything is left.
                 if !buf.is_empty() && client.authenticated {
                     loop {
-                        let limits = ParseLimits { authenticated: true, ..limits };
+                        let limits = ParseLimits {
+                            authenticated: true,
+                            ..limits
+                        };
                         match parser.next(&mut buf, limits) {
                             Ok(Some(args)) => batch.push(args),
                             Ok(None) => break,
@@ -204,14 +239,20 @@ where
         {
             reply.error(&err.0);
             server.state.lock().stats.record_error("ERR");
-            super::log::verbose(&format!("Protocol error ({}) from client: id={} addr={}", err.0, client.id, client.addr));
+            super::log::verbose(&format!(
+                "Protocol error ({}) from client: id={} addr={}",
+                err.0, client.id, client.addr
+            ));
             client.close_after_reply = true;
         }
         if client.monitor && monitor_feed.is_none() {
             monitor_feed = Some(server.subscribe_monitor());
         }
         if !reply.buf.is_empty() {
-            server.net.output_bytes.fetch_add(reply.buf.len() as u64, Ordering::Relaxed);
+            server
+                .net
+                .output_bytes
+                .fetch_add(reply.buf.len() as u64, Ordering::Relaxed);
             if stream.write_all(&reply.buf).await.is_err() {
                 return;
             }
@@ -229,7 +270,13 @@ where
 }
 
 /// Runs one request, applying CLIENT REPLY OFF/SKIP to what it wrote.
-fn run_one(server: &Server, state: &mut super::state::State, client: &mut Client, reply: &mut Reply, args: &[Bytes]) {
+fn run_one(
+    server: &Server,
+    state: &mut super::state::State,
+    client: &mut Client,
+    reply: &mut Reply,
+    args: &[Bytes],
+) {
     if client.reply_mode == ReplyMode::SkipNext {
         client.reply_mode = ReplyMode::Skip;
     }
@@ -275,7 +322,11 @@ fn update_shared_info(client: &Client, handle: &ClientHandle) {
     info.db = client.db;
     info.name = client.name_string();
     info.multi = client.multi.as_ref().map(|q| q.len() as i64).unwrap_or(-1);
-    info.resp = if client.protocol == Protocol::Resp3 { 3 } else { 2 };
+    info.resp = if client.protocol == Protocol::Resp3 {
+        3
+    } else {
+        2
+    };
     info.user = client.user.clone();
     info.watched = client.watched.len();
     info.no_evict = client.no_evict;

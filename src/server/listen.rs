@@ -17,7 +17,9 @@ pub async fn run(server: Arc<Server>) -> i32 {
     print_banner(&server, port, pid);
 
     for param in &config.given {
-        let Some(p) = super::config::find_param(param) else { continue };
+        let Some(p) = super::config::find_param(param) else {
+            continue;
+        };
         if p.flags & super::config::IMPLEMENTED == 0 {
             log::warning(&format!(
                 "Config option '{}' is accepted and shown by CONFIG GET but has no effect in kopi yet",
@@ -26,7 +28,9 @@ pub async fn run(server: Arc<Server>) -> i32 {
         }
     }
     if config.get_bool("appendonly") {
-        log::warning("appendonly yes: AOF persistence is not implemented yet; data is NOT persisted");
+        log::warning(
+            "appendonly yes: AOF persistence is not implemented yet; data is NOT persisted",
+        );
     }
 
     let mut tcp_listeners = Vec::new();
@@ -39,18 +43,27 @@ pub async fn run(server: Arc<Server>) -> i32 {
                 "::*" => "::",
                 h => h,
             };
-            let sock: SocketAddr = match format!("{host}:{port}").parse().or_else(|_| format!("[{host}]:{port}").parse()) {
+            let sock: SocketAddr = match format!("{host}:{port}")
+                .parse()
+                .or_else(|_| format!("[{host}]:{port}").parse())
+            {
                 Ok(s) => s,
                 Err(_) => {
-                    log::warning(&format!("Failed listening on port {port} (tcp), aborting: invalid address {host}"));
+                    log::warning(&format!(
+                        "Failed listening on port {port} (tcp), aborting: invalid address {host}"
+                    ));
                     return 1;
                 }
             };
             match bind_tcp(sock, config.get_i64("tcp-backlog") as u32) {
                 Ok(listener) => tcp_listeners.push(listener),
-                Err(e) if optional => log::verbose(&format!("Skipping optional address {host}: {e}")),
+                Err(e) if optional => {
+                    log::verbose(&format!("Skipping optional address {host}: {e}"))
+                }
                 Err(e) => {
-                    log::warning(&format!("Warning: Could not create server TCP listening socket {host}:{port}: {e}"));
+                    log::warning(&format!(
+                        "Warning: Could not create server TCP listening socket {host}:{port}: {e}"
+                    ));
                     log::warning(&format!("Failed listening on port {port} (tcp), aborting."));
                     return 1;
                 }
@@ -58,7 +71,10 @@ pub async fn run(server: Arc<Server>) -> i32 {
         }
     }
     if let Some(first) = tcp_listeners.first() {
-        server.port.store(first.local_addr().map(|a| a.port() as usize).unwrap_or(0), Ordering::Relaxed);
+        server.port.store(
+            first.local_addr().map(|a| a.port() as usize).unwrap_or(0),
+            Ordering::Relaxed,
+        );
     }
     let unix_path = config.get("unixsocket").to_string();
     let mut unix_listener = None;
@@ -69,7 +85,8 @@ pub async fn run(server: Arc<Server>) -> i32 {
                 let perm = u32::from_str_radix(config.get("unixsocketperm"), 8).unwrap_or(0);
                 if perm != 0 {
                     use std::os::unix::fs::PermissionsExt;
-                    let _ = std::fs::set_permissions(&unix_path, std::fs::Permissions::from_mode(perm));
+                    let _ =
+                        std::fs::set_permissions(&unix_path, std::fs::Permissions::from_mode(perm));
                 }
                 unix_listener = Some(l);
             }
@@ -99,7 +116,8 @@ pub async fn run(server: Arc<Server>) -> i32 {
     tokio::spawn(super::cron(server.clone()));
     log::notice("Ready to accept connections");
 
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut sigterm =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let sigterm_recv = async {
         match sigterm.as_mut() {
             Some(s) => {
@@ -127,7 +145,11 @@ pub async fn run(server: Arc<Server>) -> i32 {
 }
 
 fn bind_tcp(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
     socket.set_reuseaddr(true)?;
     if addr.is_ipv6() {
         // Listen on IPv6 only, so `* -::*` can bind both families on one port.
@@ -162,29 +184,52 @@ async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
         let keepalive = server.config.read().get_i64("tcp-keepalive");
         if keepalive > 0 {
             let sock = socket2::SockRef::from(&stream);
-            let ka = socket2::TcpKeepalive::new().with_time(std::time::Duration::from_secs(keepalive as u64));
+            let ka = socket2::TcpKeepalive::new()
+                .with_time(std::time::Duration::from_secs(keepalive as u64));
             let _ = sock.set_tcp_keepalive(&ka);
         }
-        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let is_local = addr.ip().is_loopback()
             || matches!(addr.ip(), std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
-        let peer = Peer { addr: addr.to_string(), laddr, fd, is_local, is_unix: false };
+        let peer = Peer {
+            addr: addr.to_string(),
+            laddr,
+            fd,
+            is_local,
+            is_unix: false,
+        };
         tokio::spawn(serve(server.clone(), stream, peer));
     }
 }
 
 async fn accept_unix(server: Arc<Server>, listener: UnixListener, path: String) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-        let peer = Peer { addr: format!("{path}:0"), laddr: path.clone(), fd, is_local: true, is_unix: true };
+        let peer = Peer {
+            addr: format!("{path}:0"),
+            laddr: path.clone(),
+            fd,
+            is_local: true,
+            is_unix: true,
+        };
         tokio::spawn(serve(server.clone(), stream, peer));
     }
 }
 
 fn print_banner(server: &Server, port: u16, pid: u32) {
-    let file = server.config.read().file.as_ref().map(|f| f.display().to_string());
+    let file = server
+        .config
+        .read()
+        .file
+        .as_ref()
+        .map(|f| f.display().to_string());
     log::notice("oO0OoO0OoO0Oo kopi is starting oO0OoO0OoO0Oo");
     log::notice(&format!(
         "kopi version={}, bits=64, pid={}, just started",

@@ -31,7 +31,12 @@ pub fn set_file(path: &str) -> std::io::Result<()> {
     let file = if path.is_empty() {
         None
     } else {
-        Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?)
+        Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        )
     };
     *TARGET.lock().unwrap_or_else(|e| e.into_inner()) = file;
     Ok(())
@@ -51,7 +56,13 @@ pub fn log(level: Level, message: &str) {
         Level::Notice => '*',
         Level::Warning => '#',
     };
-    let line = format!("{}:M {} {} {}\n", std::process::id(), timestamp(), mark, message);
+    let line = format!(
+        "{}:M {} {} {}\n",
+        std::process::id(),
+        timestamp(),
+        mark,
+        message
+    );
     raw(&line);
 }
 
@@ -88,7 +99,9 @@ fn timestamp() -> String {
     let secs = ms.div_euclid(1000);
     let (year, month, day) = civil_from_days(secs.div_euclid(86400));
     let rem = secs.rem_euclid(86400);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
         day,

@@ -5,8 +5,8 @@ pub mod config;
 pub mod connection;
 pub mod fs;
 pub mod info;
-pub mod log;
 pub mod listen;
+pub mod log;
 pub mod state;
 
 use std::sync::Arc;
@@ -110,17 +110,30 @@ impl Server {
     pub fn apply_config(&self) {
         let config = self.config.read();
         let l = &self.limits;
-        l.proto_max_bulk_len.store(config.get_i64("proto-max-bulk-len"), Ordering::Relaxed);
-        l.client_query_buffer_limit.store(config.get_i64("client-query-buffer-limit"), Ordering::Relaxed);
-        l.maxclients.store(config.get_i64("maxclients"), Ordering::Relaxed);
-        l.timeout_s.store(config.get_i64("timeout"), Ordering::Relaxed);
-        l.requirepass_set.store(!config.get("requirepass").is_empty(), Ordering::Relaxed);
-        l.protected_mode.store(config.get_bool("protected-mode"), Ordering::Relaxed);
-        l.slowlog_slower_than_us.store(config.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
-        l.slowlog_max_len.store(config.get_i64("slowlog-max-len"), Ordering::Relaxed);
+        l.proto_max_bulk_len
+            .store(config.get_i64("proto-max-bulk-len"), Ordering::Relaxed);
+        l.client_query_buffer_limit.store(
+            config.get_i64("client-query-buffer-limit"),
+            Ordering::Relaxed,
+        );
+        l.maxclients
+            .store(config.get_i64("maxclients"), Ordering::Relaxed);
+        l.timeout_s
+            .store(config.get_i64("timeout"), Ordering::Relaxed);
+        l.requirepass_set
+            .store(!config.get("requirepass").is_empty(), Ordering::Relaxed);
+        l.protected_mode
+            .store(config.get_bool("protected-mode"), Ordering::Relaxed);
+        l.slowlog_slower_than_us
+            .store(config.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
+        l.slowlog_max_len
+            .store(config.get_i64("slowlog-max-len"), Ordering::Relaxed);
         l.hz.store(config.get_i64("hz").clamp(1, 500), Ordering::Relaxed);
         log::set_level(config.get("loglevel"));
-        crate::clock::LFU_ENABLED.store(config.get("maxmemory-policy").contains("lfu"), Ordering::Relaxed);
+        crate::clock::LFU_ENABLED.store(
+            config.get("maxmemory-policy").contains("lfu"),
+            Ordering::Relaxed,
+        );
         drop(config);
         let mut state = self.state.lock();
         while state.slowlog.entries.len() > self.limits.slowlog_max_len() {
@@ -148,7 +161,13 @@ impl Server {
     /// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`
     pub fn feed_monitors(&self, client: &Client, args: &[Bytes]) {
         let us = crate::util::now_us();
-        let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, client.db, client.addr);
+        let mut line = format!(
+            "+{}.{:06} [{} {}]",
+            us / 1_000_000,
+            us % 1_000_000,
+            client.db,
+            client.addr
+        );
         for arg in args {
             line.push(' ');
             line.push_str(&repr(arg));
@@ -201,7 +220,9 @@ pub fn repr(bytes: &[u8]) -> String {
 fn random_hex(len: usize) -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    (0..len).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
+    (0..len)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
 }
 
 /// The background cycle (Redis's `serverCron`, `hz` times a second): the coarse clock, and

@@ -18,7 +18,11 @@ pub struct State {
 
 impl State {
     pub fn new(databases: usize) -> Self {
-        State { store: Store::new(databases), stats: Stats::default(), slowlog: SlowLog::default() }
+        State {
+            store: Store::new(databases),
+            stats: Stats::default(),
+            slowlog: SlowLog::default(),
+        }
     }
 
     /// Counts keys that expired during the last command. With the AOF (#3) these are also the
@@ -106,7 +110,13 @@ const SLOWLOG_ARGS_MAX: usize = 32;
 const SLOWLOG_ARG_BYTES_MAX: usize = 128;
 
 impl SlowLog {
-    pub fn maybe_record(&mut self, server: &Server, client: &Client, args: &[Bytes], duration_us: u64) {
+    pub fn maybe_record(
+        &mut self,
+        server: &Server,
+        client: &Client,
+        args: &[Bytes],
+        duration_us: u64,
+    ) {
         let threshold = server.limits.slowlog_slower_than_us();
         if threshold < 0 || duration_us < threshold as u64 {
             return;
@@ -115,7 +125,10 @@ impl SlowLog {
         let mut kept: Vec<Bytes> = Vec::new();
         for (i, arg) in args.iter().enumerate() {
             if i == SLOWLOG_ARGS_MAX - 1 && args.len() > SLOWLOG_ARGS_MAX {
-                kept.push(Bytes::from(format!("... ({} more arguments)", args.len() - i)));
+                kept.push(Bytes::from(format!(
+                    "... ({} more arguments)",
+                    args.len() - i
+                )));
                 break;
             }
             if arg.len() > SLOWLOG_ARG_BYTES_MAX {

@@ -1,0 +1,5 @@
+//! Expiry: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST.
+
+use super::table::Command;
+
+pub const COMMANDS: &[Command] = &[];

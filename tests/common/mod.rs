@@ -1,0 +1,216 @@
+//! Test support: start the real `kopi-server` binary on a free loopback port, talk to it with
+//! the `redis` crate or raw RESP bytes.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    pub port: u16,
+    pub child: Child,
+    pub dir: PathBuf,
+    pub log: PathBuf,
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts `kopi-server --port P --bind 127.0.0.1 --dir D <extra...>` in a fresh directory.
+    pub fn start_with(extra: &[&str]) -> Server {
+        let dir =
+            std::env::temp_dir().join(format!("kopi-test-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for _attempt in 0..5 {
+            let port = free_port();
+            let log = dir.join("server.log");
+            let mut args: Vec<String> = vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--dir".into(),
+                dir.display().to_string(),
+            ];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let child = Command::new(env!("CARGO_BIN_EXE_kopi-server"))
+                .args(&args)
+                .current_dir(&dir)
+                .stdout(std::fs::File::create(&log).unwrap())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start kopi-server");
+            let mut server = Server {
+                port,
+                child,
+                dir: dir.clone(),
+                log,
+            };
+            if server.wait_ready() {
+                return server;
+            }
+            let _ = server.child.kill();
+            let _ = server.child.wait();
+        }
+        panic!("kopi-server did not start");
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap()
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        self.client().get_connection().unwrap()
+    }
+
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    N.fetch_add(1, Ordering::Relaxed) * 1_000_000_000 + nanos
+}
+
+/// A raw RESP connection: send bytes, read whole replies as bytes.
+pub struct Raw {
+    pub reader: BufReader<TcpStream>,
+    pub writer: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Raw {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    /// Sends a command as a RESP array of bulk strings.
+    pub fn send_cmd(&mut self, args: &[&[u8]]) {
+        self.send(&encode(args));
+    }
+
+    /// Sends a command and returns its whole reply, raw.
+    pub fn cmd(&mut self, args: &[&str]) -> String {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send_cmd(&args);
+        String::from_utf8_lossy(&self.read_reply()).into_owned()
+    }
+
+    /// Reads one complete RESP2/RESP3 reply and returns its bytes.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        read_value(&mut self.reader, &mut out).expect("read reply");
+        out
+    }
+
+    /// True if the server closed the connection (reads EOF within the timeout).
+    pub fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.reader.read(&mut buf), Ok(0))
+    }
+}
+
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Reads one RESP value from `r`, appending its raw bytes to `out`.
+pub fn read_value(r: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line)?;
+    if line.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "eof",
+        ));
+    }
+    out.extend_from_slice(&line);
+    let body = std::str::from_utf8(&line[1..line.len().saturating_sub(2)])
+        .unwrap_or("")
+        .to_string();
+    match line[0] {
+        b'$' | b'=' | b'!' => {
+            let n: i64 = body.parse().unwrap_or(-1);
+            if n >= 0 {
+                let mut data = vec![0u8; n as usize + 2];
+                r.read_exact(&mut data)?;
+                out.extend_from_slice(&data);
+            }
+        }
+        b'*' | b'~' | b'>' => {
+            let n: i64 = body.parse().unwrap_or(-1);
+            for _ in 0..n.max(0) {
+                read_value(r, out)?;
+            }
+        }
+        b'%' | b'|' => {
+            let n: i64 = body.parse().unwrap_or(-1);
+            for _ in 0..n.max(0) * 2 {
+                read_value(r, out)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
