@@ -159,12 +159,10 @@ pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
                         continue;
                     }
                 }
-                b'\\' if p + 1 < pattern.len() && s < string.len() => {
-                    if eq(pattern[p + 1], string[s]) {
-                        p += 2;
-                        s += 1;
-                        continue;
-                    }
+                b'\\' if p + 1 < pattern.len() && s < string.len() && eq(pattern[p + 1], string[s]) => {
+                    p += 2;
+                    s += 1;
+                    continue;
                 }
                 c if s < string.len() && c != b'?' && c != b'[' && eq(c, string[s]) => {
                     p += 1;
@@ -205,7 +203,7 @@ fn match_class(pattern: &[u8], mut p: usize, c: u8, nocase: bool) -> (bool, usiz
         if pattern[p] == b']' {
             break;
         }
-        if pattern[p] == b'\\' && p + 2 <= pattern.len() - 1 {
+        if pattern[p] == b'\\' && p + 1 < pattern.len() {
             p += 1;
             if pattern[p] == c {
                 matched = true;

@@ -84,8 +84,7 @@ pub fn resolve(args: &[Bytes]) -> Result<&'static Command, Error> {
         return Err(error::wrong_arity(command.name));
     }
     let sub = command.subcommands.iter().find(|s| {
-        s.name[command.name.len() + 1..]
-            .as_bytes()
+        s.name.as_bytes()[command.name.len() + 1..]
             .eq_ignore_ascii_case(&args[1])
     });
     let Some(sub) = sub else {
@@ -178,7 +177,7 @@ pub fn execute(
         )
     {
         if command.has(flag::NO_MULTI) {
-            let err = Error::owned(format!("ERR Command not allowed inside a transaction"));
+            let err = Error::new("ERR Command not allowed inside a transaction");
             client.multi_error = true;
             state.stats.rejected_call(Some(command.name), &err);
             reply.error(err.text());
