@@ -1,5 +1,327 @@
 //! Expiry: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST.
+//!
+//! Deadlines are absolute Unix milliseconds. The setters compute the absolute deadline in the
+//! handler, so what they change is always "key expires at T" (or, for a deadline already
+//! passed, "key deleted").
 
-use super::table::Command;
+use bytes::Bytes;
 
-pub const COMMANDS: &[Command] = &[];
+use super::table::{Command, acl, flag};
+use super::{Ctx, arg_i64};
+use crate::error::{self, CmdResult, Error};
+use crate::keyspace::{Access, NO_EXPIRY};
+
+/// The NX / XX / GT / LT conditions of the EXPIRE family.
+#[derive(Debug, Default, Clone, Copy)]
+struct Conditions {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+impl Conditions {
+    /// Redis's `parseExtendedExpireArgumentsOrReply`: every word after the time is an option.
+    fn parse(ctx: &mut Ctx, options: &[Bytes]) -> Result<Option<Conditions>, Error> {
+        let mut c = Conditions::default();
+        for opt in options {
+            if opt.eq_ignore_ascii_case(b"nx") {
+                c.nx = true;
+            } else if opt.eq_ignore_ascii_case(b"xx") {
+                c.xx = true;
+            } else if opt.eq_ignore_ascii_case(b"gt") {
+                c.gt = true;
+            } else if opt.eq_ignore_ascii_case(b"lt") {
+                c.lt = true;
+            } else {
+                reply_unsupported_option(ctx, opt);
+                return Ok(None);
+            }
+        }
+        if c.nx && (c.xx || c.gt || c.lt) {
+            return Err(Error::new(
+                "ERR NX and XX, GT or LT options at the same time are not compatible",
+            ));
+        }
+        if c.gt && c.lt {
+            return Err(Error::new(
+                "ERR GT and LT options at the same time are not compatible",
+            ));
+        }
+        Ok(Some(c))
+    }
+
+    /// Whether a key whose deadline is `current` (or `NO_EXPIRY`) may get deadline `when`.
+    /// No deadline counts as an infinite one.
+    fn allow(&self, current: i64, when: i64) -> bool {
+        let persistent = current == NO_EXPIRY;
+        !((self.nx && !persistent)
+            || (self.xx && persistent)
+            || (self.gt && (persistent || when <= current))
+            || (self.lt && !persistent && when >= current))
+    }
+}
+
+/// `ERR Unsupported option <opt>`, with the option's bytes as Redis prints them (up to a NUL,
+/// line breaks turned into spaces).
+fn reply_unsupported_option(ctx: &mut Ctx, opt: &[u8]) {
+    let opt = match opt.iter().position(|&b| b == 0) {
+        Some(nul) => &opt[..nul],
+        None => opt,
+    };
+    let mut line = b"-ERR Unsupported option ".to_vec();
+    line.extend(opt.iter().map(|&b| match b {
+        b'\r' | b'\n' => b' ',
+        b => b,
+    }));
+    line.extend_from_slice(b"\r\n");
+    ctx.reply.raw(&line);
+    ctx.reply.errors.push("ERR".to_string());
+}
+
+/// How the time argument of the EXPIRE family is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Seconds,
+    Milliseconds,
+}
+
+/// The shared body of EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT (Redis's
+/// `expireGenericCommand`): `relative` adds the current time to the argument.
+fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: Unit, relative: bool) -> CmdResult {
+    let name = if relative {
+        match unit {
+            Unit::Seconds => "expire",
+            Unit::Milliseconds => "pexpire",
+        }
+    } else {
+        match unit {
+            Unit::Seconds => "expireat",
+            Unit::Milliseconds => "pexpireat",
+        }
+    };
+    let Some(conditions) = Conditions::parse(ctx, &args[3..])? else {
+        return Ok(());
+    };
+    let mut when = arg_i64(&args[2])?;
+    if unit == Unit::Seconds {
+        when = when
+            .checked_mul(1000)
+            .ok_or_else(|| error::invalid_expire(name))?;
+    }
+    let now = ctx.now_ms;
+    if relative {
+        when = when
+            .checked_add(now)
+            .ok_or_else(|| error::invalid_expire(name))?;
+    }
+
+    let key = &args[1];
+    let Some(entry) = ctx.lookup_mut(key) else {
+        ctx.reply.int(0);
+        return Ok(());
+    };
+    if !conditions.allow(entry.expire_at_ms, when) {
+        ctx.reply.int(0);
+        return Ok(());
+    }
+    if when <= now {
+        // A deadline already passed deletes the key (recorded as a deletion, not an expiry).
+        ctx.db().remove(key, now);
+    } else {
+        ctx.db().set_expire(key, when);
+    }
+    ctx.modified(key);
+    ctx.reply.int(1);
+    Ok(())
+}
+
+/// EXPIRE key seconds [NX | XX | GT | LT]
+fn expire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, Unit::Seconds, true)
+}
+
+/// PEXPIRE key milliseconds [NX | XX | GT | LT]
+fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, Unit::Milliseconds, true)
+}
+
+/// EXPIREAT key unix-time-seconds [NX | XX | GT | LT]
+fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, Unit::Seconds, false)
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]
+fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, Unit::Milliseconds, false)
+}
+
+/// The shared body of TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1 for a
+/// key without deadline, else the remaining (or absolute, `absolute`) time, never negative;
+/// seconds are rounded to the nearest.
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], unit: Unit, absolute: bool) -> CmdResult {
+    let now = ctx.now_ms;
+    let Some(entry) = ctx.db().get(key, now, Access::NoTouch) else {
+        ctx.reply.int(-2);
+        return Ok(());
+    };
+    let deadline = entry.expire_at_ms;
+    if deadline == NO_EXPIRY {
+        ctx.reply.int(-1);
+        return Ok(());
+    }
+    let ms = if absolute {
+        deadline
+    } else {
+        deadline.saturating_sub(now)
+    }
+    .max(0);
+    let reply = match unit {
+        Unit::Milliseconds => ms,
+        Unit::Seconds => ((i128::from(ms) + 500) / 1000) as i64,
+    };
+    ctx.reply.int(reply);
+    Ok(())
+}
+
+/// TTL key
+fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], Unit::Seconds, false)
+}
+
+/// PTTL key
+fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], Unit::Milliseconds, false)
+}
+
+/// EXPIRETIME key
+fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], Unit::Seconds, true)
+}
+
+/// PEXPIRETIME key
+fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], Unit::Milliseconds, true)
+}
+
+/// PERSIST key
+fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let had_deadline = ctx
+        .lookup_mut(key)
+        .is_some_and(|e| e.expire_at_ms != NO_EXPIRY);
+    if had_deadline {
+        ctx.db().set_expire(key, NO_EXPIRY);
+        ctx.modified(key);
+    }
+    ctx.reply.int(i64::from(had_deadline));
+    Ok(())
+}
+
+/// An EXPIRE-family table entry (they differ only in name, handler and docs).
+const fn setter(
+    name: &'static str,
+    handler: super::table::Handler,
+    summary: &'static str,
+    since: &'static str,
+) -> Command {
+    Command {
+        name,
+        arity: -3,
+        flags: flag::WRITE | flag::FAST,
+        acl: acl::KEYSPACE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        handler,
+        summary,
+        since,
+        ..Command::DEFAULT
+    }
+}
+
+/// A TTL-family table entry.
+const fn getter(
+    name: &'static str,
+    handler: super::table::Handler,
+    summary: &'static str,
+    since: &'static str,
+) -> Command {
+    Command {
+        name,
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        acl: acl::KEYSPACE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        handler,
+        summary,
+        since,
+        ..Command::DEFAULT
+    }
+}
+
+pub const COMMANDS: &[Command] = &[
+    setter(
+        "expire",
+        expire,
+        "Set a key's time to live in seconds",
+        "1.0.0",
+    ),
+    setter(
+        "pexpire",
+        pexpire,
+        "Set a key's time to live in milliseconds",
+        "2.6.0",
+    ),
+    setter(
+        "expireat",
+        expireat,
+        "Set the expiration for a key as a UNIX timestamp",
+        "1.2.0",
+    ),
+    setter(
+        "pexpireat",
+        pexpireat,
+        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+        "2.6.0",
+    ),
+    getter(
+        "ttl",
+        ttl,
+        "Get the time to live for a key in seconds",
+        "1.0.0",
+    ),
+    getter(
+        "pttl",
+        pttl,
+        "Get the time to live for a key in milliseconds",
+        "2.6.0",
+    ),
+    getter(
+        "expiretime",
+        expiretime,
+        "Get the expiration Unix timestamp for a key",
+        "7.0.0",
+    ),
+    getter(
+        "pexpiretime",
+        pexpiretime,
+        "Get the expiration Unix timestamp for a key in milliseconds",
+        "7.0.0",
+    ),
+    Command {
+        name: "persist",
+        arity: 2,
+        flags: flag::WRITE | flag::FAST,
+        acl: acl::KEYSPACE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        handler: persist,
+        summary: "Remove the expiration from a key",
+        since: "2.2.0",
+        ..Command::DEFAULT
+    },
+];

@@ -29,6 +29,20 @@ pub use value::{StringValue, Value};
 pub const SHARDS: usize = 1024;
 const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 
+/// Minutes of idleness that take one off an LFU counter (Redis's default `lfu-decay-time`).
+pub const LFU_DECAY_MINUTES: u64 = 1;
+
+/// Redis's `LFUDecrAndReturn`: the LFU counter after the idle periods since `access_s` (one per
+/// `decay_minutes`, counted on minute boundaries as Redis's minute clock does).
+pub fn lfu_decayed(freq: u8, access_s: u32, now_s: u32, decay_minutes: u64) -> u8 {
+    if decay_minutes == 0 {
+        return freq;
+    }
+    let idle_minutes = u64::from((now_s / 60).saturating_sub(access_s / 60));
+    let periods = idle_minutes / decay_minutes;
+    freq.saturating_sub(periods.min(255) as u8)
+}
+
 /// One key and its value.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -157,24 +171,27 @@ impl Keyspace {
     /// Inserts or replaces; returns the old entry.
     fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let hash = hash_key(&entry.key);
-        if entry.expire_at_ms != NO_EXPIRY {
-            self.expires.insert((entry.expire_at_ms, entry.key.clone()));
-        }
+        let deadline = entry.expire_at_ms;
+        let key = entry.key.clone();
         let shard = &mut self.shards[shard_of(hash)];
-        match shard.find_mut(hash, |e| e.key == entry.key) {
-            Some(slot) => {
-                let old = std::mem::replace(slot, entry);
-                if old.expire_at_ms != NO_EXPIRY {
-                    self.expires.remove(&(old.expire_at_ms, old.key.clone()));
-                }
-                Some(old)
-            }
+        let old = match shard.find_mut(hash, |e| e.key == entry.key) {
+            Some(slot) => Some(std::mem::replace(slot, entry)),
             None => {
                 shard.insert_unique(hash, entry, |e| hash_key(&e.key));
                 self.len += 1;
                 None
             }
+        };
+        // The old deadline leaves the index before the new one enters: both may be equal.
+        if let Some(old) = &old
+            && old.expire_at_ms != NO_EXPIRY
+        {
+            self.expires.remove(&(old.expire_at_ms, old.key.clone()));
         }
+        if deadline != NO_EXPIRY {
+            self.expires.insert((deadline, key));
+        }
+        old
     }
 
     fn remove(&mut self, key: &[u8]) -> Option<Entry> {
@@ -285,8 +302,13 @@ impl Db {
         self.expire_if_needed(key, now_ms);
         let entry = self.data.find_mut(key)?;
         if access == Access::Touch {
-            entry.access_s = crate::clock::now_s();
-            entry.freq = crate::clock::lfu_increment(entry.freq);
+            let now_s = crate::clock::now_s();
+            if crate::clock::LFU_ENABLED.load(Ordering::Relaxed) {
+                // Redis's updateLFU: decay for the idle time first, then count this access.
+                let decayed = lfu_decayed(entry.freq, entry.access_s, now_s, LFU_DECAY_MINUTES);
+                entry.freq = crate::clock::lfu_increment(decayed);
+            }
+            entry.access_s = now_s;
         }
         Some(entry)
     }
@@ -300,8 +322,15 @@ impl Db {
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, now_ms: i64) -> Option<Value> {
         self.expire_if_needed(key, now_ms);
         let mut entry = Entry::new(key, value);
-        if keep_ttl && let Some(old) = self.data.find(key) {
-            entry.expire_at_ms = old.expire_at_ms;
+        if let Some(old) = self.data.find(key) {
+            if keep_ttl {
+                entry.expire_at_ms = old.expire_at_ms;
+            }
+            if crate::clock::LFU_ENABLED.load(Ordering::Relaxed) {
+                // An overwritten key keeps its access frequency under LFU, as in Redis.
+                entry.freq = old.freq;
+                entry.access_s = old.access_s;
+            }
         }
         self.data.insert(entry).map(|old| old.value)
     }
@@ -391,10 +420,20 @@ impl Db {
         }
     }
 
-    /// Empties the database; returns how many keys it held.
+    /// Empties the database; returns how many keys it held (expired ones included, as Redis
+    /// counts them).
     pub fn flush(&mut self) -> usize {
         let old = std::mem::take(&mut self.data);
         old.len()
+    }
+
+    /// Empties the database at once and frees the old entries on the lazy-free thread (FLUSHDB
+    /// ASYNC); returns how many keys it held.
+    pub fn flush_async(&mut self) -> usize {
+        let old = std::mem::take(&mut self.data);
+        let len = old.len();
+        lazyfree::free_later(old, len as u64);
+        len
     }
 
     pub fn watch(&mut self, key: &[u8], client_id: u64, dirty: &Arc<AtomicBool>, now_ms: i64) {
@@ -466,3 +505,127 @@ impl Store {
 
 #[allow(dead_code)]
 const _: () = assert!(SHARDS.is_power_of_two() && SHARD_BITS == 10);
+
+/// Freeing large things off the command path (FLUSHALL ASYNC, UNLINK of big values): the
+/// keyspace lets go at once, one background thread runs the destructors.
+pub mod lazyfree {
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::mpsc::{Sender, channel};
+
+    type Garbage = (Box<dyn Send>, u64);
+
+    static PENDING: AtomicU64 = AtomicU64::new(0);
+    static FREED: AtomicU64 = AtomicU64::new(0);
+
+    static WORKER: LazyLock<Option<Sender<Garbage>>> = LazyLock::new(|| {
+        let (tx, rx) = channel::<Garbage>();
+        std::thread::Builder::new()
+            .name("kopi-lazyfree".into())
+            .spawn(move || {
+                for (garbage, objects) in rx {
+                    drop(garbage);
+                    PENDING.fetch_sub(objects, Ordering::Relaxed);
+                    FREED.fetch_add(objects, Ordering::Relaxed);
+                }
+            })
+            .ok()?;
+        Some(tx)
+    });
+
+    /// Drops `value` (holding `objects` keys or elements) on the lazy-free thread, or here if
+    /// that thread is unavailable.
+    pub fn free_later<T: Send + 'static>(value: T, objects: u64) {
+        let Some(worker) = WORKER.as_ref() else {
+            drop(value);
+            return;
+        };
+        PENDING.fetch_add(objects, Ordering::Relaxed);
+        if let Err(returned) = worker.send((Box::new(value), objects)) {
+            PENDING.fetch_sub(objects, Ordering::Relaxed);
+            drop(returned);
+        }
+    }
+
+    /// Objects waiting to be freed (INFO `lazyfree_pending_objects`).
+    pub fn pending() -> u64 {
+        PENDING.load(Ordering::Relaxed)
+    }
+
+    /// Objects freed in the background so far (INFO `lazyfreed_objects`).
+    pub fn freed() -> u64 {
+        FREED.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string(bytes: &[u8]) -> Value {
+        Value::String(StringValue::from_bytes(bytes))
+    }
+
+    fn entry_expiring(key: &[u8], at_ms: i64) -> Entry {
+        let mut entry = Entry::new(key, string(b"v"));
+        entry.expire_at_ms = at_ms;
+        entry
+    }
+
+    #[test]
+    fn replacing_an_entry_with_the_same_deadline_keeps_it_indexed() {
+        let mut db = Db::default();
+        db.insert_entry(entry_expiring(b"k", 1000));
+        db.insert_entry(entry_expiring(b"k", 1000));
+        assert_eq!(db.data.expires_len(), 1);
+        assert_eq!(db.expire_due(1000, 10), 1);
+        assert!(db.is_empty());
+    }
+
+    #[test]
+    fn replacing_an_entry_moves_its_deadline() {
+        let mut db = Db::default();
+        db.insert_entry(entry_expiring(b"k", 1000));
+        db.insert_entry(entry_expiring(b"k", 5000));
+        assert_eq!(db.data.expires_len(), 1);
+        assert_eq!(db.expire_due(1000, 10), 0);
+        assert_eq!(db.len(), 1);
+        db.set(b"k", string(b"w"), false, 0);
+        assert_eq!(db.data.expires_len(), 0);
+    }
+
+    #[test]
+    fn expire_due_removes_only_passed_deadlines() {
+        let mut db = Db::default();
+        for (key, at) in [(&b"a"[..], 10), (b"b", 20), (b"c", 30)] {
+            db.insert_entry(entry_expiring(key, at));
+        }
+        db.set(b"d", string(b"v"), false, 0);
+        assert_eq!(db.expire_due(20, 10), 2);
+        assert_eq!(db.expired_keys, [&b"a"[..], b"b"]);
+        assert_eq!(db.len(), 2);
+        assert!(db.peek(b"c", 29).is_some());
+        assert!(db.peek(b"c", 30).is_none());
+    }
+
+    #[test]
+    fn lfu_counter_decays_one_per_period_on_minute_boundaries() {
+        assert_eq!(lfu_decayed(10, 120, 179, 1), 10);
+        assert_eq!(lfu_decayed(10, 179, 180, 1), 9);
+        assert_eq!(lfu_decayed(10, 0, 600, 1), 0);
+        assert_eq!(lfu_decayed(10, 0, 600, 2), 5);
+        assert_eq!(lfu_decayed(10, 0, 6000, 0), 10);
+        assert_eq!(lfu_decayed(10, 600, 0, 1), 10);
+    }
+
+    #[test]
+    fn flush_async_empties_at_once() {
+        let mut db = Db::default();
+        for i in 0..1000 {
+            db.set(format!("k{i}").as_bytes(), string(b"v"), false, 0);
+        }
+        assert_eq!(db.flush_async(), 1000);
+        assert!(db.is_empty());
+        assert!(db.peek(b"k1", 0).is_none());
+    }
+}
