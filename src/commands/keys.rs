@@ -326,7 +326,8 @@ fn rename_generic(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, nx: bool) -> CmdResul
         free_entry(replaced, false);
     }
     ctx.modified(src);
-    ctx.modified(dst);
+    let db = ctx.client.db;
+    ctx.signal_watchers_in(db, dst);
     if nx {
         ctx.reply.int(1);
     } else {
@@ -360,7 +361,7 @@ fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     dbs[target].insert_entry(entry);
     ctx.modified_in(source, key);
-    ctx.modified_in(target, key);
+    ctx.signal_watchers_in(target, key);
     ctx.reply.int(1);
     Ok(())
 }

@@ -134,6 +134,12 @@ impl Ctx<'_> {
         self.state.store.dbs[db].touch(key);
         self.state.store.dirty += 1;
     }
+
+    /// Tells WATCHers of `key` in `db` that it changed, without counting another change: for
+    /// the second key of a command Redis counts once (RENAME's destination, MOVE's target).
+    pub fn signal_watchers_in(&mut self, db: usize, key: &[u8]) {
+        self.state.store.dbs[db].touch(key);
+    }
 }
 
 /// Runs one request through the generic checks and, if they pass, its handler (or queues it
