@@ -69,31 +69,36 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     TABLE.get(name).copied()
 }
 
+/// The command `args` names, as Redis's `lookupCommand`: the subcommand of a container (or
+/// the container itself when no subcommand is given), `None` when there is no such command.
+pub fn find(args: &[Bytes]) -> Option<&'static Command> {
+    let command = lookup(&args[0])?;
+    if command.subcommands.is_empty() || args.len() < 2 {
+        return Some(command);
+    }
+    command
+        .subcommands
+        .iter()
+        .find(|s| s.name.as_bytes()[command.name.len() + 1..].eq_ignore_ascii_case(&args[1]))
+}
+
 /// Resolves `args` to the command (or subcommand) to run, or the error Redis gives.
 pub fn resolve(args: &[Bytes]) -> Result<&'static Command, Error> {
-    let Some(command) = lookup(&args[0]) else {
-        return Err(error::unknown_command(args));
+    check(find(args), args)
+}
+
+/// The existence and arity checks of a command found by [`find`].
+fn check(found: Option<&'static Command>, args: &[Bytes]) -> Result<&'static Command, Error> {
+    let Some(command) = found else {
+        return Err(match lookup(&args[0]) {
+            Some(container) => error::unknown_subcommand(&args[1], container.name),
+            None => error::unknown_command(args),
+        });
     };
-    if command.subcommands.is_empty() {
-        if !command.arity_ok(args.len()) {
-            return Err(error::wrong_arity(command.name));
-        }
-        return Ok(command);
-    }
-    if args.len() < 2 {
+    if !command.subcommands.is_empty() || !command.arity_ok(args.len()) {
         return Err(error::wrong_arity(command.name));
     }
-    let sub = command.subcommands.iter().find(|s| {
-        s.name.as_bytes()[command.name.len() + 1..]
-            .eq_ignore_ascii_case(&args[1])
-    });
-    let Some(sub) = sub else {
-        return Err(error::unknown_subcommand(&args[1], command.name));
-    };
-    if !sub.arity_ok(args.len()) {
-        return Err(error::wrong_arity(sub.name));
-    }
-    Ok(sub)
+    Ok(command)
 }
 
 /// Everything a handler may touch while it runs. The keyspace lock is held for its lifetime.
@@ -151,7 +156,9 @@ pub fn execute(
     reply: &mut Reply,
     args: &[Bytes],
 ) {
-    let command = match resolve(args) {
+    let found = find(args);
+    client.last_command = found.map(|c| c.name);
+    let command = match check(found, args) {
         Ok(command) => command,
         Err(err) => {
             if client.multi.is_some() {
@@ -170,6 +177,20 @@ pub fn execute(
             .stats
             .rejected_call(Some(command.name), &error::NOAUTH);
         reply.error(error::NOAUTH.text());
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        return;
+    }
+
+    // A MONITOR client is a replica to Redis: it may not touch the keyspace.
+    if client.is_monitor()
+        && (command.is_write() || command.has(flag::READONLY) || command.has(flag::MAY_REPLICATE))
+        && !(client.multi.is_some() && command.has(flag::NO_MULTI))
+    {
+        let err = Error::new("ERR Replica can't interact with the keyspace");
+        state.stats.rejected_call(Some(command.name), &err);
+        reply.error(err.text());
         if client.multi.is_some() {
             client.multi_error = true;
         }
@@ -207,12 +228,10 @@ pub fn call(
     command: &'static Command,
     args: &[Bytes],
 ) {
-    if server.monitors_active() && !command.has(flag::SKIP_MONITOR) && !command.has(flag::ADMIN) {
-        server.feed_monitors(client, args);
-    }
     let started = Instant::now();
     let now_ms = crate::util::now_ms();
     let errors_before = reply.errors.len();
+    client.call_depth += 1;
     let result = {
         let mut ctx = Ctx {
             server,
@@ -225,6 +244,7 @@ pub fn call(
         ctx.state.drain_expired();
         result
     };
+    client.call_depth -= 1;
     if let Err(err) = &result {
         reply.error(err.text());
     }
@@ -234,11 +254,34 @@ pub fn call(
     for code in reply.errors.drain(errors_before..) {
         state.stats.record_error(&code);
     }
+    // Passwords never reach the slow log or MONITOR.
+    let redacted;
+    let shown = if client.redacted.is_empty() {
+        args
+    } else {
+        redacted = redact(args, &std::mem::take(&mut client.redacted));
+        &redacted[..]
+    };
     if !command.has(flag::SKIP_SLOWLOG) {
         state
             .slowlog
-            .maybe_record(server, client, args, duration_us);
+            .maybe_record(server, client, shown, duration_us);
     }
+    // After the command, as Redis: SELECT shows the db it selected.
+    if server.monitors_active() && !command.has(flag::SKIP_MONITOR) && !command.has(flag::ADMIN) {
+        server.feed_monitors(client, shown);
+    }
+}
+
+/// `args` with the arguments at `positions` replaced by `(redacted)`.
+fn redact(args: &[Bytes], positions: &[usize]) -> Vec<Bytes> {
+    let mut shown = args.to_vec();
+    for &i in positions {
+        if let Some(arg) = shown.get_mut(i) {
+            *arg = Bytes::from_static(b"(redacted)");
+        }
+    }
+    shown
 }
 
 // ---- argument helpers shared by the families ----

@@ -7,19 +7,33 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 
 use crate::protocol::Protocol;
 
-/// CLIENT REPLY modes.
+/// CLIENT REPLY modes, as Redis's `CLIENT_REPLY_*` flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
     On,
     Off,
-    /// Skip the reply of the next command only.
+    /// CLIENT REPLY SKIP was just run: the next command's reply is dropped.
     SkipNext,
-    /// Set by `SkipNext` for the command being run.
+    /// The reply of the command being run is dropped.
     Skip,
+}
+
+/// Where a connection comes from.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// `ip:port`, `[ipv6]:port`, or `path:0` for the unix socket.
+    pub addr: String,
+    /// The local end, in the same form.
+    pub laddr: String,
+    pub fd: i32,
+    /// Loopback (`127.0.0.1`, `::1`) or the unix socket: exempt from protected mode.
+    pub is_local: bool,
+    /// The unix socket path when the client came through it.
+    pub unix_path: Option<String>,
 }
 
 /// State owned by the connection task; handlers get it through `Ctx::client`.
@@ -29,11 +43,13 @@ pub struct Client {
     pub authenticated: bool,
     pub user: String,
     pub name: Option<Bytes>,
+    /// `ip:port`, `[ipv6]:port`, or `path:0` for the unix socket.
     pub addr: String,
     pub laddr: String,
     pub fd: i32,
     pub is_local: bool,
-    pub is_unix: bool,
+    /// The unix socket path when the client came through it.
+    pub unix_path: Option<String>,
     /// Queued commands while inside MULTI.
     pub multi: Option<Vec<Vec<Bytes>>>,
     /// A command failed to queue: EXEC must abort.
@@ -43,19 +59,110 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     pub no_evict: bool,
     pub close_after_reply: bool,
-    pub monitor: bool,
+    /// The MONITOR feed, once the client ran MONITOR.
+    pub monitor: Option<broadcast::Receiver<Bytes>>,
     pub created: Instant,
     pub handle: Arc<ClientHandle>,
     pub protocol: Protocol,
-    pub lib_name: Option<String>,
+    /// Full name of the last command looked up for this client (`client|list`), shown as
+    /// `cmd=` by CLIENT LIST; `None` when the last request named no command.
+    pub last_command: Option<&'static str>,
+    /// Arguments of the running command that MONITOR and the slow log must not show
+    /// (passwords); the dispatcher clears it after each command.
+    pub redacted: Vec<usize>,
+    /// How deep in `call()` the client is: 2 and more means inside EXEC.
+    pub call_depth: u32,
 }
 
 impl Client {
+    pub fn new(handle: Arc<ClientHandle>, peer: Peer, authenticated: bool) -> Client {
+        Client {
+            id: handle.id,
+            db: 0,
+            authenticated,
+            user: "default".into(),
+            name: None,
+            addr: peer.addr,
+            laddr: peer.laddr,
+            fd: peer.fd,
+            is_local: peer.is_local,
+            unix_path: peer.unix_path,
+            multi: None,
+            multi_error: false,
+            watched: Vec::new(),
+            watch_dirty: handle.watch_dirty.clone(),
+            reply_mode: ReplyMode::On,
+            no_evict: false,
+            close_after_reply: false,
+            monitor: None,
+            created: handle.created,
+            handle,
+            protocol: Protocol::Resp2,
+            last_command: None,
+            redacted: Vec::new(),
+            call_depth: 0,
+        }
+    }
+
     pub fn name_string(&self) -> String {
         self.name
             .as_ref()
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default()
+    }
+
+    pub fn is_monitor(&self) -> bool {
+        self.monitor.is_some()
+    }
+
+    pub fn is_unix(&self) -> bool {
+        self.unix_path.is_some()
+    }
+
+    /// How MONITOR names the client: `127.0.0.1:5000`, or `unix:/path` for the unix socket.
+    pub fn monitor_origin(&self) -> String {
+        match &self.unix_path {
+            Some(path) => format!("unix:{path}"),
+            None => self.addr.clone(),
+        }
+    }
+
+    /// The `flags=` letters of CLIENT LIST, in Redis's order (`N` for none).
+    pub fn flags(&self) -> String {
+        self.shared_info().flags(&self.watch_dirty)
+    }
+
+    /// What CLIENT LIST shows of this client right now.
+    pub fn shared_info(&self) -> SharedInfo {
+        SharedInfo {
+            name: self.name_string(),
+            db: self.db,
+            last_command: self.last_command,
+            monitor: self.is_monitor(),
+            close_after_reply: self.close_after_reply,
+            unix: self.is_unix(),
+            no_evict: self.no_evict,
+            multi: self.multi.as_ref().map(|q| q.len() as i64).unwrap_or(-1),
+            user: self.user.clone(),
+            resp: if self.protocol == Protocol::Resp3 {
+                3
+            } else {
+                2
+            },
+        }
+    }
+
+    /// Publishes the fields other connections read (CLIENT LIST, CLIENT KILL filters).
+    pub fn publish(&self) {
+        *self.handle.info.lock() = self.shared_info();
+        self.handle
+            .idle_exempt
+            .store(self.is_monitor(), Ordering::Relaxed);
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO for this client, from its live state.
+    pub fn describe(&self) -> String {
+        self.handle.describe_with(&self.shared_info())
     }
 }
 
@@ -70,6 +177,10 @@ pub struct ClientHandle {
     pub last_interaction_ms: AtomicI64,
     pub killed: AtomicBool,
     pub kill: Notify,
+    /// Set when a WATCHed key changes (the client's `watch_dirty`), shown as flag `d`.
+    pub watch_dirty: Arc<AtomicBool>,
+    /// MONITOR clients and clients waiting out a CLIENT PAUSE are never closed as idle.
+    pub idle_exempt: AtomicBool,
     pub query_buffer_bytes: AtomicUsize,
     pub output_bytes: AtomicUsize,
     pub commands: AtomicU64,
@@ -80,27 +191,62 @@ pub struct ClientHandle {
 pub struct SharedInfo {
     pub name: String,
     pub db: usize,
-    pub last_command: String,
-    pub flags: String,
+    pub last_command: Option<&'static str>,
+    pub monitor: bool,
+    pub close_after_reply: bool,
+    pub unix: bool,
+    pub no_evict: bool,
+    /// Commands queued in MULTI, -1 outside a transaction.
     pub multi: i64,
     pub user: String,
     pub resp: u8,
-    pub watched: usize,
-    pub no_evict: bool,
-    pub lib_name: String,
+}
+
+impl SharedInfo {
+    /// The `flags=` letters of CLIENT LIST, in Redis's order (`N` for none).
+    pub fn flags(&self, watch_dirty: &AtomicBool) -> String {
+        let mut flags = String::new();
+        for (on, letter) in [
+            (self.monitor, 'O'),
+            (self.multi >= 0, 'x'),
+            (watch_dirty.load(Ordering::Relaxed), 'd'),
+            (self.close_after_reply, 'c'),
+            (self.unix, 'U'),
+            (self.no_evict, 'e'),
+        ] {
+            if on {
+                flags.push(letter);
+            }
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
+    }
 }
 
 impl ClientHandle {
+    /// Asks the connection to close now (CLIENT KILL, idle timeout).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Relaxed);
         self.kill.notify_one();
     }
 
-    /// One line of CLIENT LIST, with Redis 7.0's fields in Redis's order.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
+
+    /// One line of CLIENT LIST from the last published state.
     pub fn describe(&self) -> String {
         let info = self.info.lock().clone();
-        let now = crate::util::now_ms();
-        let idle = (now - self.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000;
+        self.describe_with(&info)
+    }
+
+    /// One line of CLIENT LIST, with Redis 7.0's fields in Redis's order.
+    pub fn describe_with(&self, info: &SharedInfo) -> String {
+        let now_s = crate::util::now_ms() / 1000;
+        let last_s = self.last_interaction_ms.load(Ordering::Relaxed) / 1000;
+        let idle = (now_s - last_s).max(0);
         let qbuf = self.query_buffer_bytes.load(Ordering::Relaxed);
         let omem = self.output_bytes.load(Ordering::Relaxed);
         format!(
@@ -112,22 +258,14 @@ impl ClientHandle {
             info.name,
             self.created.elapsed().as_secs(),
             idle,
-            if info.flags.is_empty() {
-                "N"
-            } else {
-                &info.flags
-            },
+            info.flags(&self.watch_dirty),
             info.db,
             info.multi,
             qbuf,
             0,
             omem,
             qbuf + omem + 1024,
-            if info.last_command.is_empty() {
-                "NULL"
-            } else {
-                &info.last_command
-            },
+            info.last_command.unwrap_or("NULL"),
             info.user,
             info.resp
         )
@@ -149,32 +287,49 @@ impl Registry {
         }
     }
 
-    pub fn register(&self, addr: String, laddr: String, fd: i32) -> Arc<ClientHandle> {
+    /// Registers a new client unless `max` clients are already connected.
+    pub fn try_register(&self, peer: &Peer, max: usize) -> Option<Arc<ClientHandle>> {
+        let mut clients = self.clients.lock();
+        if clients.len() >= max {
+            return None;
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let handle = Arc::new(ClientHandle {
             id,
-            addr,
-            laddr,
-            fd,
+            addr: peer.addr.clone(),
+            laddr: peer.laddr.clone(),
+            fd: peer.fd,
             created: Instant::now(),
             info: Mutex::new(SharedInfo {
                 user: "default".into(),
                 resp: 2,
+                multi: -1,
                 ..Default::default()
             }),
             last_interaction_ms: AtomicI64::new(crate::util::now_ms()),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            idle_exempt: AtomicBool::new(false),
             query_buffer_bytes: AtomicUsize::new(0),
             output_bytes: AtomicUsize::new(0),
             commands: AtomicU64::new(0),
         });
-        self.clients.lock().insert(id, handle.clone());
-        handle
+        clients.insert(id, handle.clone());
+        Some(handle)
     }
 
+    /// Removes a client (idempotent: a killed client is removed at once, then again when its
+    /// connection ends).
     pub fn unregister(&self, id: u64) {
         self.clients.lock().remove(&id);
+    }
+
+    /// Closes a client: it leaves the registry now and its connection ends at its next step.
+    pub fn kill(&self, id: u64) {
+        if let Some(handle) = self.clients.lock().remove(&id) {
+            handle.kill();
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -185,11 +340,58 @@ impl Registry {
         self.len() == 0
     }
 
+    /// Every client, oldest first.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
         self.clients.lock().values().cloned().collect()
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
         self.clients.lock().get(&id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer() -> Peer {
+        Peer {
+            addr: "127.0.0.1:5000".into(),
+            laddr: "127.0.0.1:6379".into(),
+            fd: 8,
+            is_local: true,
+            unix_path: None,
+        }
+    }
+
+    #[test]
+    fn registration_stops_at_the_limit() {
+        let registry = Registry::new();
+        let a = registry.try_register(&peer(), 2).expect("first");
+        let b = registry.try_register(&peer(), 2).expect("second");
+        assert!(registry.try_register(&peer(), 2).is_none());
+        assert_eq!((a.id, b.id), (1, 2));
+        registry.kill(a.id);
+        assert!(a.is_killed());
+        assert_eq!(registry.len(), 1);
+        registry.unregister(a.id);
+        assert!(registry.try_register(&peer(), 2).is_some());
+    }
+
+    #[test]
+    fn list_line_has_redis_fields_in_order() {
+        let registry = Registry::new();
+        let handle = registry.try_register(&peer(), 10).expect("registered");
+        let mut client = Client::new(handle, peer(), true);
+        client.name = Some(Bytes::from_static(b"worker"));
+        client.db = 3;
+        client.multi = Some(vec![vec![Bytes::from_static(b"PING")]]);
+        client.last_command = Some("client|list");
+        let line = client.describe();
+        assert!(line.starts_with("id=1 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=8 name=worker age=0 idle=0 flags=x db=3 sub=0 psub=0 ssub=0 multi=1 qbuf="), "{line}");
+        assert!(
+            line.ends_with(" events=r cmd=client|list user=default redir=-1 resp=2"),
+            "{line}"
+        );
     }
 }

@@ -1,141 +1,134 @@
-//! One client connection: read, parse every complete request, run them all under one lock
-//! acquisition, write all their replies with one socket write.
+//! One client connection: read, parse the complete requests, run them under one acquisition
+//! of the keyspace lock, write all their replies with one socket write.
+//!
+//! Two things interrupt a batch: authentication (before it, each request is parsed with the
+//! unauthenticated limits and run before the next is parsed) and CLIENT PAUSE (the lock is
+//! released, the replies so far are written, and the client waits for the pause to end).
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::broadcast;
 
-use super::Server;
-use super::client::{Client, ClientHandle, ReplyMode};
-use crate::commands;
+use super::client::{Client, ReplyMode};
+use super::log;
+use super::state::State;
+use super::{Server, repr};
+use crate::commands::{self, eq_ignore_case, flag};
 use crate::protocol::request::ParseLimits;
 use crate::protocol::{Protocol, Reply, RequestParser};
+
+pub use super::client::Peer;
 
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// Redis's text for a non-local client while protected mode is on and no password is set.
 pub const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-pub struct Peer {
-    pub addr: String,
-    pub laddr: String,
-    pub fd: i32,
-    pub is_local: bool,
-    pub is_unix: bool,
+pub const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
+
+/// A client counts as local, as Redis's `islocalClient`, when it comes through the unix
+/// socket or from exactly `127.0.0.1` or `::1` (not the rest of 127.0.0.0/8).
+pub fn is_local_ip(ip: IpAddr) -> bool {
+    ip == IpAddr::V4(Ipv4Addr::LOCALHOST) || ip == IpAddr::V6(Ipv6Addr::LOCALHOST)
+}
+
+/// Whether protected mode turns a client away: it is on, the default user has no password,
+/// and the client is not local.
+pub fn protected_mode_refuses(protected_mode: bool, password_set: bool, is_local: bool) -> bool {
+    protected_mode && !password_set && !is_local
 }
 
 pub async fn serve<S>(server: Arc<Server>, mut stream: S, peer: Peer)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let maxclients = server.limits.maxclients.load(Ordering::Relaxed).max(0) as usize;
+    let Some(handle) = server.clients.try_register(&peer, maxclients) else {
+        reject(&server, &mut stream, MAX_CLIENTS_REACHED).await;
+        return;
+    };
+    if protected_mode_refuses(
+        server.limits.protected_mode.load(Ordering::Relaxed),
+        server.auth_required(),
+        peer.is_local,
+    ) {
+        server.clients.unregister(handle.id);
+        reject(&server, &mut stream, DENIED.as_bytes()).await;
+        return;
+    }
     server
         .net
         .connections_received
         .fetch_add(1, Ordering::Relaxed);
-    let maxclients = server.limits.maxclients.load(Ordering::Relaxed).max(0) as usize;
-    if server.clients.len() >= maxclients {
-        server
-            .net
-            .rejected_connections
-            .fetch_add(1, Ordering::Relaxed);
-        let _ = stream
-            .write_all(b"-ERR max number of clients reached\r\n")
-            .await;
-        return;
-    }
-    if server.limits.protected_mode.load(Ordering::Relaxed)
-        && !server.auth_required()
-        && !peer.is_local
-    {
-        let _ = stream.write_all(DENIED.as_bytes()).await;
-        return;
-    }
 
-    let handle = server
-        .clients
-        .register(peer.addr.clone(), peer.laddr.clone(), peer.fd);
-    let mut client = Client {
-        id: handle.id,
-        db: 0,
-        authenticated: !server.auth_required(),
-        user: "default".into(),
-        name: None,
-        addr: peer.addr,
-        laddr: peer.laddr,
-        fd: peer.fd,
-        is_local: peer.is_local,
-        is_unix: peer.is_unix,
-        multi: None,
-        multi_error: false,
-        watched: Vec::new(),
-        watch_dirty: Arc::new(AtomicBool::new(false)),
-        reply_mode: ReplyMode::On,
-        no_evict: false,
-        close_after_reply: false,
-        monitor: false,
-        created: handle.created,
-        handle: handle.clone(),
-        protocol: Protocol::Resp2,
-        lib_name: None,
-    };
-    run(&server, &mut stream, &mut client, &handle).await;
-    // The client is gone: drop its WATCHes and registry entry.
+    let mut client = Client::new(handle, peer, !server.auth_required());
+    run(&server, &mut stream, &mut client).await;
+
+    // The client is gone: drop its WATCHes, its MONITOR feed and its registry entry.
     {
         let mut state = server.state.lock();
-        crate::commands::transaction::unwatch_all(&mut state.store, &mut client);
+        commands::transaction::unwatch_all(&mut state.store, &mut client);
     }
-    if client.monitor {
+    if client.monitor.take().is_some() {
         server.unsubscribe_monitor();
     }
     server.clients.unregister(client.id);
 }
 
-async fn run<S>(
-    server: &Arc<Server>,
-    stream: &mut S,
-    client: &mut Client,
-    handle: &Arc<ClientHandle>,
-) where
+/// Best effort: the refusal text, then the connection closes.
+async fn reject<S: AsyncWrite + Unpin>(server: &Server, stream: &mut S, text: &[u8]) {
+    server
+        .net
+        .rejected_connections
+        .fetch_add(1, Ordering::Relaxed);
+    let _ = stream.write_all(text).await;
+}
+
+async fn run<S>(server: &Arc<Server>, stream: &mut S, client: &mut Client)
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let handle = client.handle.clone();
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut parser = RequestParser::new();
     let mut reply = Reply::new(Protocol::Resp2);
-    let mut batch: Vec<Vec<Bytes>> = Vec::new();
-    let mut monitor_feed: Option<tokio::sync::broadcast::Receiver<Bytes>> = None;
 
     loop {
         if buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
             buf.reserve(READ_CHUNK_BYTES);
         }
-        let timeout_s = server.limits.timeout_s.load(Ordering::Relaxed);
-        let idle_limit = if timeout_s > 0 && !client.monitor {
-            Duration::from_secs(timeout_s as u64)
-        } else {
-            Duration::from_secs(u32::MAX as u64)
-        };
         let read = tokio::select! {
             read = stream.read_buf(&mut buf) => read,
             _ = handle.kill.notified() => return,
-            _ = tokio::time::sleep(idle_limit) => {
-                super::log::verbose("Closing idle client");
-                return;
-            }
-            line = recv_monitor(&mut monitor_feed) => {
-                if let Some(line) = line && stream.write_all(&line).await.is_err() {
+            line = next_monitor_line(&mut client.monitor) => {
+                if let Some(line) = line
+                    && client.reply_mode != ReplyMode::Off
+                    && write_out(server, client, stream, &line).await.is_err()
+                {
                     return;
                 }
                 continue;
             }
         };
         let n = match read {
-            Ok(0) | Err(_) => return,
+            Ok(0) => {
+                if log::enabled(log::Level::Verbose) {
+                    log::verbose(&format!("Client closed connection {}", client.describe()));
+                }
+                return;
+            }
+            Err(e) => {
+                log::verbose(&format!("Reading from client: {e}"));
+                return;
+            }
             Ok(n) => n,
         };
-        if handle.killed.load(Ordering::Relaxed) {
+        if handle.is_killed() {
             return;
         }
         server
@@ -145,206 +138,362 @@ async fn run<S>(
         handle
             .last_interaction_ms
             .store(crate::util::now_ms(), Ordering::Relaxed);
+        handle
+            .query_buffer_bytes
+            .store(buf.len(), Ordering::Relaxed);
 
-        let limits = ParseLimits {
-            proto_max_bulk_len: server.limits.proto_max_bulk_len.load(Ordering::Relaxed),
-            authenticated: client.authenticated,
-        };
-        let mut protocol_error = None;
-        loop {
-            let limits = ParseLimits {
-                authenticated: client.authenticated || !server.auth_required(),
-                ..limits
-            };
-            match parser.next(&mut buf, limits) {
-                Ok(Some(args)) => {
-                    batch.push(args);
-                    // Authentication changes what the parser accepts: run AUTH/HELLO before
-                    // parsing further.
-                    if !client.authenticated && server.auth_required() {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    protocol_error = Some(e);
-                    break;
-                }
-            }
-        }
         let query_limit = server
             .limits
             .client_query_buffer_limit
             .load(Ordering::Relaxed)
             .max(0) as usize;
-        handle
-            .query_buffer_bytes
-            .store(buf.len(), Ordering::Relaxed);
         if buf.len() > query_limit {
-            super::log::warning(&format!(
-                "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
-                client.id,
-                client.addr,
-                String::from_utf8_lossy(&buf[..buf.len().min(64)])
+            log::warning(&format!(
+                "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+                client.describe(),
+                repr(&buf[..buf.len().min(64)])
             ));
             return;
         }
 
-        while !batch.is_empty() {
-            let writes = batch.iter().any(|args| {
-                commands::lookup(&args[0])
-                    .is_some_and(|c| c.is_write() || c.has(commands::flag::MAY_REPLICATE))
-            });
-            wait_for_unpause(server, writes).await;
-            let mut state = server.state.lock();
-            let mut executed = 0;
-            for args in batch.iter() {
-                executed += 1;
-                run_one(server, &mut state, client, &mut reply, args);
-                if client.close_after_reply || server.shutdown_requested.load(Ordering::Relaxed) {
-                    break;
-                }
-                // AUTH may have changed what the parser must accept for what follows.
-                if client.authenticated {
-                    continue;
-                }
-            }
-            drop(state);
-            batch.drain(..executed);
-            if client.close_after_reply {
-                batch.clear();
-            }
-            if batch.is_empty() && protocol_error.is_none() && !client.close_after_reply {
-                // Parse what authentication now allows, if anything is left.
-                if !buf.is_empty() && client.authenticated {
-                    loop {
-                        let limits = ParseLimits {
-                            authenticated: true,
-                            ..limits
-                        };
-                        match parser.next(&mut buf, limits) {
-                            Ok(Some(args)) => batch.push(args),
-                            Ok(None) => break,
-                            Err(e) => {
-                                protocol_error = Some(e);
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(err) = &protocol_error
-            && !client.close_after_reply
+        if process_input(server, stream, client, &mut parser, &mut buf, &mut reply)
+            .await
+            .is_err()
         {
-            reply.error(&err.0);
-            server.state.lock().stats.record_error("ERR");
-            super::log::verbose(&format!(
-                "Protocol error ({}) from client: id={} addr={}",
-                err.0, client.id, client.addr
-            ));
-            client.close_after_reply = true;
+            return;
         }
-        if client.monitor && monitor_feed.is_none() {
-            monitor_feed = Some(server.subscribe_monitor());
+        handle
+            .query_buffer_bytes
+            .store(buf.len(), Ordering::Relaxed);
+        if write_out(server, client, stream, &reply.buf).await.is_err() {
+            return;
         }
-        if !reply.buf.is_empty() {
-            server
-                .net
-                .output_bytes
-                .fetch_add(reply.buf.len() as u64, Ordering::Relaxed);
-            if stream.write_all(&reply.buf).await.is_err() {
-                return;
-            }
-            reply.buf.clear();
-            if reply.buf.capacity() > 64 * 1024 {
-                reply.buf.shrink_to(16 * 1024);
-            }
+        reply.buf.clear();
+        if reply.buf.capacity() > 64 * 1024 {
+            reply.buf.shrink_to(16 * 1024);
         }
         if client.close_after_reply || server.shutdown_requested.load(Ordering::Relaxed) {
             let _ = stream.flush().await;
             return;
         }
-        update_shared_info(client, handle);
     }
+}
+
+/// The connection must close now, without writing what is pending.
+struct CloseNow;
+
+/// Runs every complete request in `buf`. Replies accumulate in `reply`.
+async fn process_input<S>(
+    server: &Arc<Server>,
+    stream: &mut S,
+    client: &mut Client,
+    parser: &mut RequestParser,
+    buf: &mut BytesMut,
+    reply: &mut Reply,
+) -> Result<(), CloseNow>
+where
+    S: AsyncWrite + Unpin,
+{
+    let mut batch = Vec::new();
+    loop {
+        let error = parse_batch(server, client, parser, buf, &mut batch);
+        if batch.is_empty() && error.is_none() {
+            return Ok(());
+        }
+        let mut next = 0;
+        while next < batch.len() {
+            match run_batch(server, client, reply, &batch, &mut next) {
+                Step::Done => break,
+                Step::Close => return Err(CloseNow),
+                Step::Paused { writes } => {
+                    // Replies of the requests already run leave now; then wait.
+                    if write_out(server, client, stream, &reply.buf).await.is_err() {
+                        return Err(CloseNow);
+                    }
+                    reply.buf.clear();
+                    if !wait_for_unpause(server, client, writes).await {
+                        return Err(CloseNow);
+                    }
+                }
+            }
+        }
+        batch.clear();
+        if stop_reading(server, client) {
+            return Ok(());
+        }
+        if let Some(error) = error {
+            protocol_error(server, client, reply, &error.0);
+            return Ok(());
+        }
+    }
+}
+
+/// Parses the complete requests the client may send now. Before authentication requests are
+/// parsed one at a time, each with the unauthenticated limits, since running it may lift
+/// them; RESET ends a batch too, as it may drop the authentication.
+fn parse_batch(
+    server: &Server,
+    client: &Client,
+    parser: &mut RequestParser,
+    buf: &mut BytesMut,
+    batch: &mut Vec<Vec<Bytes>>,
+) -> Option<crate::protocol::request::ParseError> {
+    let authenticated = client.authenticated || !server.auth_required();
+    let limits = ParseLimits {
+        proto_max_bulk_len: server.limits.proto_max_bulk_len.load(Ordering::Relaxed),
+        authenticated,
+    };
+    loop {
+        match parser.next(buf, limits) {
+            Ok(Some(args)) => {
+                let last = !authenticated || eq_ignore_case(&args[0], "reset");
+                batch.push(args);
+                if last {
+                    return None;
+                }
+            }
+            Ok(None) => return None,
+            Err(e) => return Some(e),
+        }
+    }
+}
+
+enum Step {
+    /// The batch ran to its end (or to a request that closes the connection).
+    Done,
+    /// The request at `next` must wait for a CLIENT PAUSE to end.
+    Paused { writes: bool },
+    /// The client must be dropped at once.
+    Close,
+}
+
+fn stop_reading(server: &Server, client: &Client) -> bool {
+    client.close_after_reply
+        || client.handle.is_killed()
+        || server.shutdown_requested.load(Ordering::Relaxed)
+}
+
+/// Runs `batch[*next..]` under one acquisition of the keyspace lock.
+fn run_batch(
+    server: &Server,
+    client: &mut Client,
+    reply: &mut Reply,
+    batch: &[Vec<Bytes>],
+    next: &mut usize,
+) -> Step {
+    let mut state = server.state.lock();
+    drain_monitor(client, reply);
+    while let Some(args) = batch.get(*next) {
+        if stop_reading(server, client) {
+            break;
+        }
+        if is_cross_protocol_attack(&args[0]) {
+            security_warning();
+            return Step::Close;
+        }
+        if let Some(writes) = paused_for(server, client, args) {
+            client.publish();
+            return Step::Paused { writes };
+        }
+        run_one(server, &mut state, client, reply, args);
+        *next += 1;
+        drain_monitor(client, reply);
+    }
+    client.publish();
+    Step::Done
 }
 
 /// Runs one request, applying CLIENT REPLY OFF/SKIP to what it wrote.
 fn run_one(
     server: &Server,
-    state: &mut super::state::State,
+    state: &mut State,
     client: &mut Client,
     reply: &mut Reply,
     args: &[Bytes],
 ) {
-    if client.reply_mode == ReplyMode::SkipNext {
-        client.reply_mode = ReplyMode::Skip;
-    }
     let mark = reply.buf.len();
     reply.protocol = client.protocol;
     commands::execute(server, state, client, reply, args);
     client.handle.commands.fetch_add(1, Ordering::Relaxed);
-    match client.reply_mode {
-        ReplyMode::Off | ReplyMode::SkipNext => reply.buf.truncate(mark),
-        ReplyMode::Skip => {
-            reply.buf.truncate(mark);
-            client.reply_mode = ReplyMode::On;
-        }
-        ReplyMode::On => {}
+    if matches!(client.reply_mode, ReplyMode::Off | ReplyMode::Skip) {
+        reply.buf.truncate(mark);
+    }
+    // As Redis's resetClient: a skip lasts one command, CLIENT REPLY SKIP arms it.
+    client.reply_mode = match client.reply_mode {
+        ReplyMode::Skip => ReplyMode::On,
+        ReplyMode::SkipNext => ReplyMode::Skip,
+        mode => mode,
+    };
+}
+
+/// The protocol error reply; the connection closes after it.
+fn protocol_error(server: &Server, client: &mut Client, reply: &mut Reply, text: &str) {
+    if !matches!(client.reply_mode, ReplyMode::Off | ReplyMode::Skip) {
+        reply.raw(b"-");
+        reply.raw(text.as_bytes());
+        reply.raw(b"\r\n");
+    }
+    server.state.lock().stats.record_error("ERR");
+    if log::enabled(log::Level::Verbose) {
+        log::verbose(&format!(
+            "Protocol error ({}) from client: {}",
+            text.trim_start_matches("ERR Protocol error: "),
+            client.describe()
+        ));
+    }
+    client.close_after_reply = true;
+}
+
+/// `POST` and `Host:` as a command name: an HTTP request trying to reach the server through
+/// a browser (cross protocol scripting). Redis drops such clients.
+fn is_cross_protocol_attack(name: &[u8]) -> bool {
+    eq_ignore_case(name, "post") || eq_ignore_case(name, "host:")
+}
+
+fn security_warning() {
+    static LOGGED_S: AtomicI64 = AtomicI64::new(0);
+    let now = crate::util::now_ms() / 1000;
+    let last = LOGGED_S.load(Ordering::Relaxed);
+    if (now - last).abs() > 60 && LOGGED_S.swap(now, Ordering::Relaxed) == last {
+        log::warning(
+            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.",
+        );
     }
 }
 
-async fn wait_for_unpause(server: &Server, writes: bool) {
+/// If a CLIENT PAUSE holds this request back: whether it counts as a write (what a
+/// `WRITE` pause holds back). Requests that fail before running (unknown command, wrong
+/// arity, NOAUTH) are not held, nor are MONITOR clients, as in Redis.
+fn paused_for(server: &Server, client: &Client, args: &[Bytes]) -> Option<bool> {
+    if client.is_monitor() || server.pause.lock().is_none() {
+        return None;
+    }
+    let command = commands::resolve(args).ok()?;
+    if !client.authenticated && server.auth_required() && !command.has(flag::NO_AUTH) {
+        return None;
+    }
+    let may_replicate = |c: &commands::Command| c.is_write() || c.has(flag::MAY_REPLICATE);
+    let writes = may_replicate(command)
+        || (command.name == "exec"
+            && client.multi.as_ref().is_some_and(|queue| {
+                queue
+                    .iter()
+                    .any(|q| commands::resolve(q).is_ok_and(may_replicate))
+            }));
+    server.pause_in_force(writes).map(|_| writes)
+}
+
+/// Waits until no pause holds back a request of this kind. False if the client was killed
+/// meanwhile.
+async fn wait_for_unpause(server: &Server, client: &Client, writes: bool) -> bool {
+    let handle = &client.handle;
+    handle.idle_exempt.store(true, Ordering::Relaxed);
+    let mut alive = true;
     while let Some(pause) = server.pause_in_force(writes) {
+        if handle.is_killed() {
+            alive = false;
+            break;
+        }
         let left = (pause.until_ms - crate::util::now_ms()).clamp(1, 100) as u64;
         tokio::select! {
             _ = server.unpaused.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(left)) => {}
+            _ = handle.kill.notified() => {
+                alive = false;
+                break;
+            }
         }
     }
+    handle
+        .idle_exempt
+        .store(client.is_monitor(), Ordering::Relaxed);
+    alive
 }
 
-async fn recv_monitor(feed: &mut Option<tokio::sync::broadcast::Receiver<Bytes>>) -> Option<Bytes> {
+/// Writes `bytes` to the client, counting them.
+async fn write_out<S: AsyncWrite + Unpin>(
+    server: &Server,
+    client: &Client,
+    stream: &mut S,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(bytes).await?;
+    server
+        .net
+        .output_bytes
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    client
+        .handle
+        .last_interaction_ms
+        .store(crate::util::now_ms(), Ordering::Relaxed);
+    Ok(())
+}
+
+async fn next_monitor_line(feed: &mut Option<broadcast::Receiver<Bytes>>) -> Option<Bytes> {
     match feed {
         Some(rx) => loop {
             match rx.recv().await {
                 Ok(line) => return Some(line),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(_) => return std::future::pending().await,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
             }
         },
         None => std::future::pending().await,
     }
 }
 
-fn update_shared_info(client: &Client, handle: &ClientHandle) {
-    let mut info = handle.info.lock();
-    info.db = client.db;
-    info.name = client.name_string();
-    info.multi = client.multi.as_ref().map(|q| q.len() as i64).unwrap_or(-1);
-    info.resp = if client.protocol == Protocol::Resp3 {
-        3
-    } else {
-        2
+/// Moves the MONITOR lines fed so far into the reply, so that a MONITOR client sees its own
+/// commands' replies and the feed in the order they happened.
+fn drain_monitor(client: &mut Client, reply: &mut Reply) {
+    let off = client.reply_mode == ReplyMode::Off;
+    let Some(feed) = client.monitor.as_mut() else {
+        return;
     };
-    info.user = client.user.clone();
-    info.watched = client.watched.len();
-    info.no_evict = client.no_evict;
-    let mut flags = String::new();
-    if client.monitor {
-        flags.push('O');
+    loop {
+        match feed.try_recv() {
+            Ok(line) if !off => reply.raw(&line),
+            Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => break,
+        }
     }
-    if client.multi.is_some() {
-        flags.push('x');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exact_loopback_addresses_are_local() {
+        assert!(is_local_ip("127.0.0.1".parse().unwrap()));
+        assert!(is_local_ip("::1".parse().unwrap()));
+        assert!(!is_local_ip("127.0.0.2".parse().unwrap()));
+        assert!(!is_local_ip("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!is_local_ip("10.1.2.3".parse().unwrap()));
     }
-    if client.watch_dirty.load(Ordering::Relaxed) {
-        flags.push('d');
+
+    #[test]
+    fn protected_mode_decision() {
+        // protected mode, password set, local client
+        assert!(protected_mode_refuses(true, false, false));
+        assert!(!protected_mode_refuses(true, false, true));
+        assert!(!protected_mode_refuses(true, true, false));
+        assert!(!protected_mode_refuses(false, false, false));
     }
-    if client.is_unix {
-        flags.push('U');
+
+    #[test]
+    fn denied_text_is_one_redis_error_line() {
+        assert!(DENIED.starts_with("-DENIED Redis is running in protected mode"));
+        assert!(DENIED.ends_with("from the outside.\r\n"));
+        assert_eq!(DENIED.matches("\r\n").count(), 1);
     }
-    if client.no_evict {
-        flags.push('e');
+
+    #[test]
+    fn cross_protocol_names() {
+        assert!(is_cross_protocol_attack(b"POST"));
+        assert!(is_cross_protocol_attack(b"host:"));
+        assert!(!is_cross_protocol_attack(b"host"));
     }
-    info.flags = flags;
 }

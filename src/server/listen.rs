@@ -1,12 +1,14 @@
 //! Start-up: banner, listeners (`bind`, `port`, `unixsocket`), pidfile, signals, shutdown.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use tokio::net::{TcpListener, UnixListener};
+use tokio::signal::unix::{Signal, SignalKind};
 
-use super::connection::{Peer, serve};
+use super::connection::{Peer, is_local_ip, serve};
 use super::{Server, log};
 
 /// Runs the server until SHUTDOWN or SIGTERM/SIGINT. Returns the process exit code.
@@ -14,6 +16,9 @@ pub async fn run(server: Arc<Server>) -> i32 {
     let config = server.config.read().clone();
     let port = config.get_i64("port") as u16;
     let pid = std::process::id();
+    // Handled from the start, so a signal during start-up is a clean shutdown too.
+    let mut sigterm = signal(SignalKind::terminate());
+    let mut sigint = signal(SignalKind::interrupt());
     print_banner(&server, port, pid);
 
     for param in &config.given {
@@ -35,37 +40,19 @@ pub async fn run(server: Arc<Server>) -> i32 {
 
     let mut tcp_listeners = Vec::new();
     if port != 0 {
+        let backlog = config.get_i64("tcp-backlog").clamp(1, u32::MAX as i64) as u32;
         for addr in config.get("bind").split(' ').filter(|a| !a.is_empty()) {
-            let optional = addr.starts_with('-');
-            let host = addr.trim_start_matches('-');
-            let host = match host {
-                "*" => "0.0.0.0",
-                "::*" => "::",
-                h => h,
-            };
-            let sock: SocketAddr = match format!("{host}:{port}")
-                .parse()
-                .or_else(|_| format!("[{host}]:{port}").parse())
-            {
-                Ok(s) => s,
-                Err(_) => {
-                    log::warning(&format!(
-                        "Failed listening on port {port} (tcp), aborting: invalid address {host}"
-                    ));
-                    return 1;
-                }
-            };
-            match bind_tcp(sock, config.get_i64("tcp-backlog") as u32) {
+            match bind_tcp(addr, port, backlog) {
                 Ok(listener) => tcp_listeners.push(listener),
-                Err(e) if optional => {
-                    log::verbose(&format!("Skipping optional address {host}: {e}"))
-                }
-                Err(e) => {
+                Err(BindError { message, fatal }) => {
+                    let shown = addr.trim_start_matches('-');
                     log::warning(&format!(
-                        "Warning: Could not create server TCP listening socket {host}:{port}: {e}"
+                        "Warning: Could not create server TCP listening socket {shown}:{port}: {message}"
                     ));
-                    log::warning(&format!("Failed listening on port {port} (tcp), aborting."));
-                    return 1;
+                    if fatal {
+                        log::warning(&format!("Failed listening on port {port} (TCP), aborting."));
+                        return 1;
+                    }
                 }
             }
         }
@@ -79,19 +66,11 @@ pub async fn run(server: Arc<Server>) -> i32 {
     let unix_path = config.get("unixsocket").to_string();
     let mut unix_listener = None;
     if !unix_path.is_empty() {
-        let _ = std::fs::remove_file(&unix_path);
-        match UnixListener::bind(&unix_path) {
-            Ok(l) => {
-                let perm = u32::from_str_radix(config.get("unixsocketperm"), 8).unwrap_or(0);
-                if perm != 0 {
-                    use std::os::unix::fs::PermissionsExt;
-                    let _ =
-                        std::fs::set_permissions(&unix_path, std::fs::Permissions::from_mode(perm));
-                }
-                unix_listener = Some(l);
-            }
-            Err(e) => {
-                log::warning(&format!("Failed opening Unix socket: {e}"));
+        let perm = u32::from_str_radix(config.get("unixsocketperm"), 8).unwrap_or(0);
+        match bind_unix(&unix_path, perm) {
+            Ok(listener) => unix_listener = Some(listener),
+            Err(message) => {
+                log::warning(&format!("Failed opening Unix socket: {message}"));
                 return 1;
             }
         }
@@ -107,30 +86,31 @@ pub async fn run(server: Arc<Server>) -> i32 {
     }
 
     log::notice("Server initialized");
+    let listening_tcp = !tcp_listeners.is_empty();
     for listener in tcp_listeners {
         tokio::spawn(accept_tcp(server.clone(), listener));
     }
+    let listening_unix = unix_listener.is_some();
     if let Some(listener) = unix_listener {
         tokio::spawn(accept_unix(server.clone(), listener, unix_path.clone()));
     }
     tokio::spawn(super::cron(server.clone()));
-    log::notice("Ready to accept connections");
+    tokio::spawn(clients_cron(server.clone()));
+    if listening_tcp {
+        log::notice("Ready to accept connections");
+    }
+    if listening_unix {
+        log::notice(&format!(
+            "The server is now ready to accept connections at {unix_path}"
+        ));
+    }
 
-    let mut sigterm =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let sigterm_recv = async {
-        match sigterm.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
     tokio::select! {
-        _ = sigterm_recv => log::warning("Received SIGTERM scheduling shutdown..."),
-        _ = tokio::signal::ctrl_c() => log::warning("Received SIGINT scheduling shutdown..."),
+        _ = recv_signal(&mut sigterm) => signal_log("Received SIGTERM scheduling shutdown..."),
+        _ = recv_signal(&mut sigint) => signal_log("Received SIGINT scheduling shutdown..."),
         _ = server.shutdown.notified() => {}
     }
+    server.shutdown_requested.store(true, Ordering::SeqCst);
     log::warning("User requested shutdown...");
     if !pidfile.is_empty() {
         log::notice("Removing the pid file.");
@@ -138,36 +118,149 @@ pub async fn run(server: Arc<Server>) -> i32 {
     }
     if !unix_path.is_empty() {
         log::notice("Removing the unix socket file.");
-        let _ = std::fs::remove_file(&unix_path);
+        if let Err(e) = std::fs::remove_file(&unix_path) {
+            log::warning(&format!(
+                "Error removing the unix socket file: {}",
+                strerror(&e)
+            ));
+        }
     }
     log::warning("kopi is now ready to exit, bye bye...");
     0
 }
 
-fn bind_tcp(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    if addr.is_ipv6() {
-        // Listen on IPv6 only, so `* -::*` can bind both families on one port.
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt on a valid socket fd with a correctly sized int option.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::IPPROTO_IPV6,
-                libc::IPV6_V6ONLY,
-                &on as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
+fn signal(kind: SignalKind) -> Option<Signal> {
+    tokio::signal::unix::signal(kind).ok()
+}
+
+async fn recv_signal(signal: &mut Option<Signal>) {
+    match signal.as_mut() {
+        Some(s) => {
+            s.recv().await;
         }
+        None => std::future::pending().await,
     }
-    socket.bind(addr)?;
-    socket.listen(backlog.max(1))
+}
+
+/// Redis's signal handler line: `pid:signal-handler (unix time) message`.
+fn signal_log(message: &str) {
+    log::raw(&format!(
+        "{}:signal-handler ({}) {}\n",
+        std::process::id(),
+        crate::util::now_ms() / 1000,
+        message
+    ));
+}
+
+/// The text of an OS error without Rust's ` (os error N)` suffix, as `strerror` gives it.
+fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+struct BindError {
+    message: String,
+    /// False when Redis carries on without this address: an optional (`-`) address that is
+    /// not available here, or an address family the system does not support.
+    fatal: bool,
+}
+
+/// Listens on one `bind` address: `1.2.3.4`, `::1`, `*` (every IPv4 address), `::*` (every
+/// IPv6 address); a leading `-` makes the address optional.
+fn bind_tcp(addr: &str, port: u16, backlog: u32) -> Result<TcpListener, BindError> {
+    let optional = addr.starts_with('-');
+    let host = addr.trim_start_matches('-');
+    let ip: IpAddr = match host {
+        "*" => Ipv4Addr::UNSPECIFIED.into(),
+        "::*" => Ipv6Addr::UNSPECIFIED.into(),
+        h => resolve(h, port)?,
+    };
+    let sock = SocketAddr::new(ip, port);
+    let fail = |e: std::io::Error, stage: &str| {
+        let code = e.raw_os_error().unwrap_or(0);
+        let unsupported = [
+            libc::ENOPROTOOPT,
+            libc::EPROTONOSUPPORT,
+            libc::ESOCKTNOSUPPORT,
+            libc::EPFNOSUPPORT,
+            libc::EAFNOSUPPORT,
+        ]
+        .contains(&code);
+        BindError {
+            message: format!("{stage}{}", strerror(&e)),
+            fatal: !(unsupported || (optional && code == libc::EADDRNOTAVAIL)),
+        }
+    };
+    let socket = if ip.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(|e| fail(e, "socket: "))?;
+    socket
+        .set_reuseaddr(true)
+        .map_err(|e| fail(e, "setsockopt SO_REUSEADDR: "))?;
+    if ip.is_ipv6() {
+        // IPv6 only, so `* -::*` binds both families on one port.
+        socket2::SockRef::from(&socket)
+            .set_only_v6(true)
+            .map_err(|e| fail(e, "setsockopt: "))?;
+    }
+    socket.bind(sock).map_err(|e| fail(e, "bind: "))?;
+    socket.listen(backlog).map_err(|e| fail(e, "listen: "))
+}
+
+/// A `bind` address that is not an IP literal is a host name, resolved as Redis does: to an
+/// IPv6 address if it contains `:`, else to an IPv4 one.
+fn resolve(host: &str, port: u16) -> Result<IpAddr, BindError> {
+    if let Ok(ip) = host.parse() {
+        return Ok(ip);
+    }
+    let unknown = |message: String| BindError {
+        message,
+        fatal: true,
+    };
+    let want_v6 = host.contains(':');
+    let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(host, port)).map_err(|e| {
+        let text = e.to_string();
+        let text = text
+            .strip_prefix("failed to lookup address information: ")
+            .unwrap_or(&text);
+        unknown(text.to_string())
+    })?;
+    addrs
+        .map(|a| a.ip())
+        .find(|ip| ip.is_ipv6() == want_v6)
+        .ok_or_else(|| unknown("Name or service not known".into()))
+}
+
+/// Listens on the unix socket `path` (replacing a stale file), with permissions `perm`
+/// when not 0.
+fn bind_unix(path: &str, perm: u32) -> Result<UnixListener, String> {
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(|e| format!("bind: {}", strerror(&e)))?;
+    if perm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm));
+    }
+    Ok(listener)
+}
+
+/// Redis's `anetKeepAlive`: probes after `interval` seconds idle, then every third of it,
+/// and the peer is dead after 3 unanswered probes.
+pub fn set_keepalive<S: std::os::fd::AsFd>(stream: &S, interval_s: i64) -> std::io::Result<()> {
+    if interval_s <= 0 {
+        return Ok(());
+    }
+    let interval = Duration::from_secs(interval_s as u64);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(interval)
+        .with_interval(Duration::from_secs((interval_s as u64 / 3).max(1)))
+        .with_retries(3);
+    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }
 
 async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
@@ -175,32 +268,26 @@ async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
         let (stream, addr) = match listener.accept().await {
             Ok(pair) => pair,
             Err(e) => {
-                log::warning(&format!("Accepting client connection: {e}"));
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                log::warning(&format!("Accepting client connection: {}", strerror(&e)));
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        let keepalive = server.config.read().get_i64("tcp-keepalive");
-        if keepalive > 0 {
-            let sock = socket2::SockRef::from(&stream);
-            let ka = socket2::TcpKeepalive::new()
-                .with_time(std::time::Duration::from_secs(keepalive as u64));
-            let _ = sock.set_tcp_keepalive(&ka);
+        if log::enabled(log::Level::Verbose) {
+            log::verbose(&format!("Accepted {}:{}", addr.ip(), addr.port()));
         }
+        let _ = stream.set_nodelay(true);
+        let _ = set_keepalive(&stream, server.config.read().get_i64("tcp-keepalive"));
         let laddr = stream
             .local_addr()
             .map(|a| a.to_string())
-            .unwrap_or_default();
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-        let is_local = addr.ip().is_loopback()
-            || matches!(addr.ip(), std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
+            .unwrap_or_else(|_| "?:0".into());
         let peer = Peer {
             addr: addr.to_string(),
             laddr,
-            fd,
-            is_local,
-            is_unix: false,
+            fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
+            is_local: is_local_ip(addr.ip()),
+            unix_path: None,
         };
         tokio::spawn(serve(server.clone(), stream, peer));
     }
@@ -208,18 +295,50 @@ async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
 
 async fn accept_unix(server: Arc<Server>, listener: UnixListener, path: String) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                log::warning(&format!("Accepting client connection: {}", strerror(&e)));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
         };
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        if log::enabled(log::Level::Verbose) {
+            log::verbose(&format!("Accepted connection to {path}"));
+        }
         let peer = Peer {
             addr: format!("{path}:0"),
-            laddr: path.clone(),
-            fd,
+            laddr: format!("{path}:0"),
+            fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
             is_local: true,
-            is_unix: true,
+            unix_path: Some(path.clone()),
         };
         tokio::spawn(serve(server.clone(), stream, peer));
+    }
+}
+
+/// Closes clients idle longer than `timeout` seconds, as Redis's `clientsCron`: idle time in
+/// whole seconds must exceed the limit; MONITOR clients and clients waiting out a CLIENT
+/// PAUSE are exempt.
+async fn clients_cron(server: Arc<Server>) {
+    loop {
+        let hz = server.limits.hz.load(Ordering::Relaxed).max(1) as u64;
+        tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+        let timeout_s = server.limits.timeout_s.load(Ordering::Relaxed);
+        if timeout_s <= 0 {
+            continue;
+        }
+        let now_s = crate::util::now_ms() / 1000;
+        for handle in server.clients.all() {
+            if handle.idle_exempt.load(Ordering::Relaxed) {
+                continue;
+            }
+            let last_s = handle.last_interaction_ms.load(Ordering::Relaxed) / 1000;
+            if now_s - last_s > timeout_s {
+                log::verbose("Closing idle client");
+                server.clients.kill(handle.id);
+            }
+        }
     }
 }
 
@@ -247,4 +366,60 @@ fn print_banner(server: &Server, port: u16, pid: u32) {
         pid
     ));
     log::notice(&format!("Running mode=standalone, port={port}."));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (std::net::TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
+    #[test]
+    fn keepalive_as_redis_sets_it() {
+        let (_client, server) = pair();
+        set_keepalive(&server, 300).unwrap();
+        let sock = socket2::SockRef::from(&server);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(300));
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(100)
+        );
+        assert_eq!(sock.tcp_keepalive_retries().unwrap(), 3);
+
+        set_keepalive(&server, 2).unwrap();
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(1)
+        );
+
+        let (_client, untouched) = pair();
+        set_keepalive(&untouched, 0).unwrap();
+        assert!(!socket2::SockRef::from(&untouched).keepalive().unwrap());
+    }
+
+    #[tokio::test]
+    async fn bind_addresses() {
+        let listener = bind_tcp("-127.0.0.1", 0, 16)
+            .map_err(|e| e.message)
+            .unwrap();
+        assert!(listener.local_addr().unwrap().ip().is_loopback());
+        let missing = bind_tcp("192.0.2.1", 0, 16).err().unwrap();
+        assert_eq!(missing.message, "bind: Cannot assign requested address");
+        assert!(missing.fatal);
+        assert!(!bind_tcp("-192.0.2.1", 0, 16).err().unwrap().fatal);
+        let unknown = bind_tcp("999.1.1.1", 0, 16).err().unwrap();
+        assert!(unknown.fatal);
+    }
+
+    #[test]
+    fn os_error_text_without_rust_suffix() {
+        let e = std::io::Error::from_raw_os_error(libc::EADDRINUSE);
+        assert_eq!(strerror(&e), "Address already in use");
+    }
 }

@@ -166,7 +166,7 @@ impl Server {
             us / 1_000_000,
             us % 1_000_000,
             client.db,
-            client.addr
+            client.monitor_origin()
         );
         for arg in args {
             line.push(' ');
