@@ -214,3 +214,37 @@ pub fn read_value(r: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<()
     }
     Ok(())
 }
+
+/// The path of `name` on `PATH`, if it is there and executable.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+}
+
+/// The external program a test compares kopi with (`redis-server`, `redis-cli`, ...).
+///
+/// Missing on a developer machine: the test says so loudly on stderr and is skipped (`None`).
+/// Missing where `CI` is set: the test fails, since CI must run it.
+pub fn require_program(name: &str, test: &str) -> Option<PathBuf> {
+    if let Some(path) = find_program(name) {
+        return Some(path);
+    }
+    let hint = "install it with `apt-get install redis-server redis-tools` or run .ci/run";
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {name} not found on PATH and CI is set, so this test must run; {hint}");
+    }
+    // Straight to the process's stderr: the test harness captures `eprintln!` of passing tests.
+    let line = "*".repeat(78);
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n{line}\nSKIPPED: {name} not found on PATH; {test} did not run ({hint})\n{line}\n"
+    );
+    None
+}
