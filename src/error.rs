@@ -2,23 +2,33 @@
 
 use std::borrow::Cow;
 
-/// An error reply: the full text after `-`, starting with its code.
+/// An error reply: the full text after `-`, starting with its code. Bytes, not `str`: Redis
+/// echoes client bytes (unknown command names, subcommands) into some errors as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error(pub Cow<'static, str>);
+pub struct Error(pub Cow<'static, [u8]>);
 
 pub type CmdResult = Result<(), Error>;
 
 impl Error {
     pub const fn new(text: &'static str) -> Self {
-        Error(Cow::Borrowed(text))
+        Error(Cow::Borrowed(text.as_bytes()))
     }
 
     pub fn owned(text: String) -> Self {
-        Error(Cow::Owned(text))
+        Error(Cow::Owned(text.into_bytes()))
     }
 
-    pub fn text(&self) -> &str {
+    pub fn owned_bytes(bytes: Vec<u8>) -> Self {
+        Error(Cow::Owned(bytes))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// The text, with any non-UTF-8 client bytes replaced (for logs and comparisons).
+    pub fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
     }
 }
 
@@ -58,36 +68,38 @@ pub fn wrong_arity(name: &str) -> Error {
 
 /// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `
 pub fn unknown_command(args: &[bytes::Bytes]) -> Error {
-    let name = truncate_lossy(&args[0], 128);
-    let mut rest = String::new();
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(c_string(&args[0], 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    let mut rest: Vec<u8> = Vec::new();
     for arg in &args[1..] {
         if rest.len() >= 128 {
             break;
         }
         let room = 128 - rest.len();
-        rest.push('\'');
-        rest.push_str(&truncate_lossy(arg, room));
-        rest.push_str("' ");
+        rest.push(b'\'');
+        rest.extend_from_slice(c_string(arg, room));
+        rest.extend_from_slice(b"' ");
     }
-    Error::owned(format!(
-        "ERR unknown command '{name}', with args beginning with: {rest}"
-    ))
+    text.extend_from_slice(&rest);
+    Error::owned_bytes(text)
+}
+
+/// What C's `%.Ns` prints of `bytes`: up to the first NUL, at most `max` bytes.
+pub fn c_string(bytes: &[u8], max: usize) -> &[u8] {
+    let end = memchr::memchr(0, bytes).unwrap_or(bytes.len()).min(max);
+    &bytes[..end]
 }
 
 /// `ERR unknown subcommand 'foo'. Try CONFIG HELP.`
 pub fn unknown_subcommand(sub: &[u8], container: &str) -> Error {
-    Error::owned(format!(
-        "ERR unknown subcommand '{}'. Try {}",
-        truncate_lossy(sub, 128),
-        format_args!("{} HELP.", container.to_uppercase())
-    ))
+    let mut text = b"ERR unknown subcommand '".to_vec();
+    text.extend_from_slice(c_string(sub, 128));
+    text.extend_from_slice(format!("'. Try {} HELP.", container.to_uppercase()).as_bytes());
+    Error::owned_bytes(text)
 }
 
 /// `ERR invalid expire time in 'set' command`
 pub fn invalid_expire(command: &str) -> Error {
     Error::owned(INVALID_EXPIRE.replace("{}", command))
-}
-
-fn truncate_lossy(bytes: &[u8], max: usize) -> Cow<'_, str> {
-    String::from_utf8_lossy(&bytes[..bytes.len().min(max)])
 }

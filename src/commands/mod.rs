@@ -160,27 +160,11 @@ pub fn execute(
     client.last_command = found.map(|c| c.name);
     let command = match check(found, args) {
         Ok(command) => command,
-        Err(err) => {
-            if client.multi.is_some() {
-                client.multi_error = true;
-            }
-            state
-                .stats
-                .rejected_call(lookup(&args[0]).map(|c| c.name), &err);
-            reply.error(err.text());
-            return;
-        }
+        Err(err) => return reject(state, client, reply, lookup(&args[0]), &err),
     };
 
     if !client.authenticated && !command.has(flag::NO_AUTH) && server.auth_required() {
-        state
-            .stats
-            .rejected_call(Some(command.name), &error::NOAUTH);
-        reply.error(error::NOAUTH.text());
-        if client.multi.is_some() {
-            client.multi_error = true;
-        }
-        return;
+        return reject(state, client, reply, Some(command), &error::NOAUTH);
     }
 
     // A MONITOR client is a replica to Redis: it may not touch the keyspace.
@@ -189,12 +173,7 @@ pub fn execute(
         && !(client.multi.is_some() && command.has(flag::NO_MULTI))
     {
         let err = Error::new("ERR Replica can't interact with the keyspace");
-        state.stats.rejected_call(Some(command.name), &err);
-        reply.error(err.text());
-        if client.multi.is_some() {
-            client.multi_error = true;
-        }
-        return;
+        return reject(state, client, reply, Some(command), &err);
     }
 
     if let Some(queue) = client.multi.as_mut()
@@ -205,10 +184,7 @@ pub fn execute(
     {
         if command.has(flag::NO_MULTI) {
             let err = Error::new("ERR Command not allowed inside a transaction");
-            client.multi_error = true;
-            state.stats.rejected_call(Some(command.name), &err);
-            reply.error(err.text());
-            return;
+            return reject(state, client, reply, Some(command), &err);
         }
         queue.push(args.to_vec());
         reply.raw(b"+QUEUED\r\n");
@@ -216,6 +192,24 @@ pub fn execute(
     }
 
     call(server, state, client, reply, command, args);
+}
+
+/// Refuses a command before it runs (Redis's `rejectCommand`): inside MULTI the transaction is
+/// flagged to abort, and a refused EXEC discards it with an EXECABORT naming the reason.
+fn reject(state: &mut State, client: &mut Client, reply: &mut Reply, command: Option<&'static Command>, err: &Error) {
+    state.stats.rejected_call(command.map(|c| c.name), err);
+    if command.is_some_and(|c| c.name == "exec") {
+        transaction::discard_transaction(&mut state.store, client);
+        let reason = err.bytes().strip_prefix(b"ERR ").unwrap_or(err.bytes());
+        let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
+        text.extend_from_slice(reason);
+        reply.error_bytes(&text);
+        return;
+    }
+    if client.multi.is_some() {
+        client.multi_error = true;
+    }
+    reply.error_bytes(err.bytes());
 }
 
 /// Runs a resolved command's handler and accounts for it (commandstats, errorstats, slowlog,
@@ -246,7 +240,7 @@ pub fn call(
     };
     client.call_depth -= 1;
     if let Err(err) = &result {
-        reply.error(err.text());
+        reply.error_bytes(err.bytes());
     }
     let duration_us = started.elapsed().as_micros() as u64;
     let failed = reply.errors.len() > errors_before;

@@ -133,7 +133,7 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     for args in &queue {
         match resolve(args) {
             Ok(command) => super::call(ctx.server, ctx.state, ctx.client, ctx.reply, command, args),
-            Err(err) => ctx.reply.error(err.text()),
+            Err(err) => ctx.reply.error_bytes(err.bytes()),
         }
     }
     ctx.client.multi_error = false;

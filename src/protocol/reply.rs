@@ -52,14 +52,19 @@ impl Reply {
     /// `-CODE message`: `message` must already start with its code (`ERR`, `WRONGTYPE`, ...).
     /// Newlines inside are replaced by spaces, as Redis does, so the reply stays one line.
     pub fn error(&mut self, message: &str) {
+        self.error_bytes(message.as_bytes());
+    }
+
+    /// [`Reply::error`] for messages that carry client bytes.
+    pub fn error_bytes(&mut self, message: &[u8]) {
         self.buf.push(b'-');
-        for &b in message.as_bytes() {
+        for &b in message {
             self.buf
                 .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }
         self.buf.extend_from_slice(b"\r\n");
-        self.errors
-            .push(message.split(' ').next().unwrap_or("ERR").to_string());
+        let code = message.split(|&b| b == b' ').next().unwrap_or(b"ERR");
+        self.errors.push(String::from_utf8_lossy(code).into_owned());
     }
 
     pub fn int(&mut self, n: i64) {
