@@ -293,3 +293,14 @@ pub fn arg_f64(arg: &[u8]) -> Result<f64, Error> {
 pub fn eq_ignore_case(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
+
+#[cfg(test)]
+mod lookup_tests {
+    #[test]
+    fn every_registered_command_is_found_by_name() {
+        for command in super::all_commands() {
+            assert!(super::lookup(command.name.as_bytes()).is_some(), "{}", command.name);
+            assert!(super::lookup(command.name.to_uppercase().as_bytes()).is_some(), "{}", command.name);
+        }
+    }
+}
