@@ -81,13 +81,16 @@ pub fn resolve(args: &[Bytes]) -> Result<&'static Command, Error> {
         return Ok(command);
     }
     if args.len() < 2 {
+        // A container without a subcommand runs itself when its arity allows (COMMAND).
+        if command.arity_ok(args.len()) {
+            return Ok(command);
+        }
         return Err(error::wrong_arity(command.name));
     }
-    let sub = command.subcommands.iter().find(|s| {
-        s.name[command.name.len() + 1..]
-            .as_bytes()
-            .eq_ignore_ascii_case(&args[1])
-    });
+    let sub = command
+        .subcommands
+        .iter()
+        .find(|s| s.name.as_bytes()[command.name.len() + 1..].eq_ignore_ascii_case(&args[1]));
     let Some(sub) = sub else {
         return Err(error::unknown_subcommand(&args[1], command.name));
     };
@@ -95,6 +98,20 @@ pub fn resolve(args: &[Bytes]) -> Result<&'static Command, Error> {
         return Err(error::wrong_arity(sub.name));
     }
     Ok(sub)
+}
+
+/// The command whose `rejected_calls` a refused request counts on, as Redis counts it: the
+/// subcommand when it exists, the command itself otherwise, nothing for an unknown one.
+fn charged_for_rejection(args: &[Bytes]) -> Option<&'static str> {
+    let command = lookup(&args[0])?;
+    if command.subcommands.is_empty() || args.len() < 2 {
+        return Some(command.name);
+    }
+    command
+        .subcommands
+        .iter()
+        .find(|s| s.name.as_bytes()[command.name.len() + 1..].eq_ignore_ascii_case(&args[1]))
+        .map(|s| s.name)
 }
 
 /// Everything a handler may touch while it runs. The keyspace lock is held for its lifetime.
@@ -112,11 +129,18 @@ impl Ctx<'_> {
         &mut self.state.store.dbs[self.client.db]
     }
 
-    /// Looks `key` up in the selected db for reading.
+    /// Looks `key` up in the selected db for reading (counted in `keyspace_hits`/`misses`).
     pub fn lookup(&mut self, key: &[u8]) -> Option<&Entry> {
         let now = self.now_ms;
         let db = self.client.db;
-        self.state.store.dbs[db].get(key, now, Access::Touch)
+        let state = &mut *self.state;
+        let found = state.store.dbs[db].get(key, now, Access::Touch);
+        if found.is_some() {
+            state.stats.keyspace_hits += 1;
+        } else {
+            state.stats.keyspace_misses += 1;
+        }
+        found
     }
 
     pub fn lookup_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
@@ -152,13 +176,24 @@ pub fn execute(
             if client.multi.is_some() {
                 client.multi_error = true;
             }
-            state
-                .stats
-                .rejected_call(lookup(&args[0]).map(|c| c.name), &err);
+            state.stats.rejected_call(charged_for_rejection(args), &err);
             reply.error(err.text());
             return;
         }
     };
+
+    if command.has(flag::PROTECTED)
+        && !server.protected_action_allowed("enable-debug-command", client)
+    {
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        state
+            .stats
+            .rejected_call(Some(command.name), &error::DEBUG_DISABLED);
+        reply.error(error::DEBUG_DISABLED.text());
+        return;
+    }
 
     if !client.authenticated && !command.has(flag::NO_AUTH) && server.auth_required() {
         state
@@ -178,7 +213,7 @@ pub fn execute(
         )
     {
         if command.has(flag::NO_MULTI) {
-            let err = Error::owned(format!("ERR Command not allowed inside a transaction"));
+            let err = Error::new("ERR Command not allowed inside a transaction");
             client.multi_error = true;
             state.stats.rejected_call(Some(command.name), &err);
             reply.error(err.text());
@@ -233,6 +268,20 @@ pub fn call(
         state
             .slowlog
             .maybe_record(server, client, args, duration_us);
+    }
+    let threshold_ms = server
+        .limits
+        .latency_monitor_threshold_ms
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if threshold_ms > 0 && duration_us / 1000 >= threshold_ms as u64 {
+        let event = if command.has(flag::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        state
+            .latency
+            .add_sample(event, duration_us / 1000, now_ms / 1000);
     }
 }
 

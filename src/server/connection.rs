@@ -142,6 +142,7 @@ async fn run<S>(
             .net
             .input_bytes
             .fetch_add(n as u64, Ordering::Relaxed);
+        server.net.reads_processed.fetch_add(1, Ordering::Relaxed);
         handle
             .last_interaction_ms
             .store(crate::util::now_ms(), Ordering::Relaxed);
@@ -256,6 +257,7 @@ async fn run<S>(
             if stream.write_all(&reply.buf).await.is_err() {
                 return;
             }
+            server.net.writes_processed.fetch_add(1, Ordering::Relaxed);
             reply.buf.clear();
             if reply.buf.capacity() > 64 * 1024 {
                 reply.buf.shrink_to(16 * 1024);
