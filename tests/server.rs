@@ -670,6 +670,10 @@ fn latency_monitor_records_spikes_over_the_threshold() {
     );
     assert_eq!(raw.cmd(&["LATENCY", "LATEST"]), "*0\r\n");
     raw.cmd(&["CONFIG", "SET", "latency-monitor-threshold", "10"]);
+    assert_eq!(
+        raw.cmd(&["LATENCY", "DOCTOR"]),
+        "$196\r\nDave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n\r\n"
+    );
     raw.cmd(&["DEBUG", "SLEEP", "0.03"]);
     let mut conn = server.conn();
     let latest: Vec<(String, i64, i64, i64)> = redis::cmd("LATENCY")
@@ -690,7 +694,11 @@ fn latency_monitor_records_spikes_over_the_threshold() {
         doctor.starts_with("Dave, I have observed latency spikes"),
         "{doctor}"
     );
-    assert!(doctor.contains("1. command: 1 latency spikes"), "{doctor}");
+    assert!(
+        doctor.contains("\n\n1. command: 1 latency spikes (average "),
+        "{doctor}"
+    );
+    assert!(doctor.contains("\n\nI have a few advices for you:\n\n- Check your Slow Log"));
     assert_eq!(raw.cmd(&["LATENCY", "HISTORY", "nosuch"]), "*0\r\n");
     assert_eq!(
         raw.cmd(&["LATENCY", "RESET", "COMMAND", "nosuch"]),

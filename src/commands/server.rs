@@ -1,5 +1,11 @@
 //! Server commands: COMMAND, INFO, CONFIG, DEBUG, SLOWLOG, LATENCY, MEMORY, FUNCTION FLUSH,
 //! TIME, LASTSAVE, ROLE, SHUTDOWN, DBSIZE.
+//!
+//! COMMAND answers from the one command table (`crate::commands::all_commands()`), so every
+//! family's commands describe themselves. Not implemented yet (they answer "unknown
+//! subcommand"): LATENCY GRAPH, MEMORY STATS, and FUNCTION subcommands other than FLUSH, since
+//! kopi has no functions. Without persistence, SHUTDOWN saves nothing and DEBUG RELOAD
+//! rebuilds values in memory (see each).
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -436,7 +442,11 @@ fn getkeys(args: &[Bytes]) -> Result<Vec<(usize, u32)>, Error> {
     let keys = match command.keys_fn {
         Some(keys_fn) => {
             let flags = command.key_specs().first().map_or(0, |s| s.flags);
-            keys_fn(request).into_iter().map(|i| (i, flags)).collect()
+            keys_fn(request)
+                .into_iter()
+                .filter(|&i| i < request.len())
+                .map(|i| (i, flags))
+                .collect()
         }
         None => command.keys_from_specs(request).unwrap_or_default(),
     };
@@ -704,7 +714,6 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "kopi has no persistence yet: the dataset is not saved before exiting.",
         );
     }
-    crate::server::log::warning("User requested shutdown...");
     ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())
@@ -714,7 +723,8 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// DEBUG SLEEP's `strtod`: the longest leading decimal number, 0 if none.
 fn leading_f64(text: &[u8]) -> f64 {
-    let text = String::from_utf8_lossy(text);
+    // A number longer than this is no sleep anyone means; bounding it bounds the scan.
+    let text = String::from_utf8_lossy(&text[..text.len().min(64)]);
     let text = text.trim_start();
     let mut end = 0;
     for i in 1..=text.len() {
@@ -1219,49 +1229,112 @@ fn latency_reset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// LATENCY DOCTOR: the events seen, with their statistics and what usually causes them.
+/// LATENCY DOCTOR: the events seen with their statistics, and Redis's advice for the events
+/// kopi records (`command`, `fast-command`, `expire-cycle`).
 fn latency_doctor(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let threshold = ctx
         .server
         .limits
         .latency_monitor_threshold_ms
         .load(Ordering::Relaxed);
+    let (slowlog_us, hz) = {
+        let config = ctx.server.config.read();
+        (
+            config.get_i64("slowlog-log-slower-than"),
+            ctx.server.limits.hz.load(Ordering::Relaxed),
+        )
+    };
     let events = &ctx.state.latency.events;
     let mut report = String::new();
     if events.is_empty() && threshold == 0 {
         report.push_str("I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n");
-    } else if events.is_empty() {
-        report.push_str("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep a little more.\n");
+        ctx.reply.verbatim(report.as_bytes());
+        return Ok(());
+    }
+    let (mut slowlog_enable, mut slowlog_tuning, mut slowlog_inspect) = (false, false, false);
+    let (mut scheduler, mut more_hz, mut large_objects) = (false, false, false);
+    let now = crate::util::now_ms() / 1000;
+    for (number, (name, series)) in events.iter().enumerate() {
+        if number == 0 {
+            report.push_str("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n");
+        }
+        let samples = series.samples.len() as u64;
+        let divisor = samples.max(1);
+        let avg = series.samples.iter().map(|s| s.1).sum::<u64>() / divisor;
+        let mad = series
+            .samples
+            .iter()
+            .map(|s| s.1.abs_diff(avg))
+            .sum::<u64>()
+            / divisor;
+        let oldest = series.samples.iter().map(|s| s.0).min().unwrap_or(now);
+        let period = if samples == 0 {
+            0
+        } else {
+            (now - oldest).max(1)
+        };
+        let _ = write!(
+            report,
+            "{}. {name}: {samples} latency spikes (average {avg}ms, mean deviation {mad}ms, period {:.2} sec). Worst all time event {}ms.",
+            number + 1,
+            period as f64 / samples as f64,
+            series.max
+        );
+        match name.as_str() {
+            "command" => {
+                if slowlog_us < 0 {
+                    slowlog_enable = true;
+                } else if slowlog_us / 1000 > threshold {
+                    slowlog_tuning = true;
+                }
+                slowlog_inspect = true;
+                large_objects = true;
+            }
+            "fast-command" => scheduler = true,
+            "expire-cycle" => {
+                more_hz = true;
+                large_objects = true;
+            }
+            _ => {}
+        }
+        report.push('\n');
+    }
+    let advices = slowlog_enable
+        || slowlog_tuning
+        || slowlog_inspect
+        || scheduler
+        || more_hz
+        || large_objects;
+    if events.is_empty() {
+        report.push_str("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n");
+    } else if !advices {
+        report.push_str("\nWhile there are latency events logged, I'm not able to suggest any easy fix. Please use the Redis community to get some help, providing this report in your help request.\n");
     } else {
-        report.push_str("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n");
-        let now = crate::util::now_ms() / 1000;
-        let mut commands = false;
-        for (number, (name, series)) in events.iter().enumerate() {
-            let samples = series.samples.len().max(1) as u64;
-            let avg = series.samples.iter().map(|s| s.1).sum::<u64>() / samples;
-            let mad = series
-                .samples
-                .iter()
-                .map(|s| s.1.abs_diff(avg))
-                .sum::<u64>()
-                / samples;
-            let oldest = series.samples.iter().map(|s| s.0).min().unwrap_or(now);
-            let period = (now - oldest).max(1);
+        report.push_str("\nI have a few advices for you:\n\n");
+        let threshold_us = threshold.saturating_mul(1000);
+        if slowlog_enable {
             let _ = writeln!(
                 report,
-                "{}. {name}: {} latency spikes (average {avg}ms, mean deviation {mad}ms, period {:.2} sec). Worst all time event {}ms.",
-                number + 1,
-                series.samples.len(),
-                period as f64 / samples as f64,
-                series.max
+                "- There are latency issues with potentially slow commands you are using. Try to enable the Slow Log Redis feature using the command 'CONFIG SET slowlog-log-slower-than {threshold_us}'. If the Slow log is disabled Redis is not able to log slow commands execution for you."
             );
-            commands |= name == "command" || name == "fast-command";
         }
-        report.push_str("\nI have a few advices for you:\n\n");
-        if commands {
-            report.push_str("- Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n- Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If you have very large objects that are often deleted, expired, or evicted, try to fragment those objects into multiple smaller objects.\n");
-        } else {
-            report.push_str("- The events above are caused by kopi's own background work; if they are frequent, check the machine's load.\n");
+        if slowlog_tuning {
+            let _ = writeln!(
+                report,
+                "- Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than {threshold_us}'."
+            );
+        }
+        if slowlog_inspect {
+            report.push_str("- Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n");
+        }
+        if scheduler {
+            report.push_str("- The system is slow to execute Redis code paths not containing system calls. This usually means the system does not provide Redis CPU time to run for long periods. You should try to:\n  1) Lower the system load.\n  2) Use a computer / VM just for Redis if you are running other software in the same system.\n  3) Check if you have a \"noisy neighbour\" problem.\n  4) Check with 'redis-cli --intrinsic-latency 100' what is the intrinsic latency in your system.\n  5) Check if the problem is allocator-related by recompiling Redis with MALLOC=libc, if you are using Jemalloc. However this may create fragmentation problems.\n");
+        }
+        if more_hz && hz < 100 {
+            report.push_str("- In order to make the Redis keys expiring process more incremental, try to set the 'hz' configuration parameter to 100 using 'CONFIG SET hz 100'.\n");
+        }
+        if large_objects {
+            report.push_str("- Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If you have very large objects that are often deleted, expired, or evicted, try to fragment those objects into multiple smaller objects.\n");
         }
     }
     ctx.reply.verbatim(report.as_bytes());
