@@ -725,6 +725,7 @@ pub const COMMANDS: &[Command] = &[
         handler: dbsize,
         group: "server",
         summary: "Return the number of keys in the selected database",
+        tips: &["request_policy:all_shards", "response_policy:agg_sum"],
         ..Command::DEFAULT
     },
     Command {

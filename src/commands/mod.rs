@@ -95,10 +95,26 @@ fn check(found: Option<&'static Command>, args: &[Bytes]) -> Result<&'static Com
             None => error::unknown_command(args),
         });
     };
-    if !command.subcommands.is_empty() || !command.arity_ok(args.len()) {
+    // `find` gives a container only when no subcommand was named: it then runs itself if its
+    // arity allows (bare COMMAND), as Redis does.
+    if !command.arity_ok(args.len()) {
         return Err(error::wrong_arity(command.name));
     }
     Ok(command)
+}
+
+/// The command whose `rejected_calls` a refused request counts on, as Redis counts it: the
+/// subcommand when it exists, the command itself otherwise, nothing for an unknown one.
+fn charged_for_rejection(args: &[Bytes]) -> Option<&'static str> {
+    let command = lookup(&args[0])?;
+    if command.subcommands.is_empty() || args.len() < 2 {
+        return Some(command.name);
+    }
+    command
+        .subcommands
+        .iter()
+        .find(|s| s.name.as_bytes()[command.name.len() + 1..].eq_ignore_ascii_case(&args[1]))
+        .map(|s| s.name)
 }
 
 /// Everything a handler may touch while it runs. The keyspace lock is held for its lifetime.
@@ -116,11 +132,18 @@ impl Ctx<'_> {
         &mut self.state.store.dbs[self.client.db]
     }
 
-    /// Looks `key` up in the selected db for reading.
+    /// Looks `key` up in the selected db for reading (counted in `keyspace_hits`/`misses`).
     pub fn lookup(&mut self, key: &[u8]) -> Option<&Entry> {
         let now = self.now_ms;
         let db = self.client.db;
-        self.state.store.dbs[db].get(key, now, Access::Touch)
+        let state = &mut *self.state;
+        let found = state.store.dbs[db].get(key, now, Access::Touch);
+        if found.is_some() {
+            state.stats.keyspace_hits += 1;
+        } else {
+            state.stats.keyspace_misses += 1;
+        }
+        found
     }
 
     pub fn lookup_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
@@ -160,11 +183,17 @@ pub fn execute(
     client.last_command = found.map(|c| c.name);
     let command = match check(found, args) {
         Ok(command) => command,
-        Err(err) => return reject(state, client, reply, lookup(&args[0]), &err),
+        Err(err) => return reject(state, client, reply, charged_for_rejection(args), &err),
     };
 
+    if command.has(flag::PROTECTED)
+        && !server.protected_action_allowed("enable-debug-command", client)
+    {
+        return reject(state, client, reply, Some(command.name), &error::DEBUG_DISABLED);
+    }
+
     if !client.authenticated && !command.has(flag::NO_AUTH) && server.auth_required() {
-        return reject(state, client, reply, Some(command), &error::NOAUTH);
+        return reject(state, client, reply, Some(command.name), &error::NOAUTH);
     }
 
     // A MONITOR client is a replica to Redis: it may not touch the keyspace.
@@ -173,7 +202,7 @@ pub fn execute(
         && !(client.multi.is_some() && command.has(flag::NO_MULTI))
     {
         let err = Error::new("ERR Replica can't interact with the keyspace");
-        return reject(state, client, reply, Some(command), &err);
+        return reject(state, client, reply, Some(command.name), &err);
     }
 
     if let Some(queue) = client.multi.as_mut()
@@ -184,7 +213,7 @@ pub fn execute(
     {
         if command.has(flag::NO_MULTI) {
             let err = Error::new("ERR Command not allowed inside a transaction");
-            return reject(state, client, reply, Some(command), &err);
+            return reject(state, client, reply, Some(command.name), &err);
         }
         queue.push(args.to_vec());
         reply.raw(b"+QUEUED\r\n");
@@ -196,9 +225,15 @@ pub fn execute(
 
 /// Refuses a command before it runs (Redis's `rejectCommand`): inside MULTI the transaction is
 /// flagged to abort, and a refused EXEC discards it with an EXECABORT naming the reason.
-fn reject(state: &mut State, client: &mut Client, reply: &mut Reply, command: Option<&'static Command>, err: &Error) {
-    state.stats.rejected_call(command.map(|c| c.name), err);
-    if command.is_some_and(|c| c.name == "exec") {
+fn reject(
+    state: &mut State,
+    client: &mut Client,
+    reply: &mut Reply,
+    command: Option<&'static str>,
+    err: &Error,
+) {
+    state.stats.rejected_call(command, err);
+    if command == Some("exec") {
         transaction::discard_transaction(&mut state.store, client);
         let reason = err.bytes().strip_prefix(b"ERR ").unwrap_or(err.bytes());
         let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
@@ -260,6 +295,20 @@ pub fn call(
         state
             .slowlog
             .maybe_record(server, client, shown, duration_us);
+    }
+    let threshold_ms = server
+        .limits
+        .latency_monitor_threshold_ms
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if threshold_ms > 0 && duration_us / 1000 >= threshold_ms as u64 {
+        let event = if command.has(flag::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        state
+            .latency
+            .add_sample(event, duration_us / 1000, now_ms / 1000);
     }
     // After the command, as Redis: SELECT shows the db it selected.
     if server.monitors_active() && !command.has(flag::SKIP_MONITOR) && !command.has(flag::ADMIN) {

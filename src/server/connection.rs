@@ -135,6 +135,7 @@ where
             .net
             .input_bytes
             .fetch_add(n as u64, Ordering::Relaxed);
+        server.net.reads_processed.fetch_add(1, Ordering::Relaxed);
         handle
             .last_interaction_ms
             .store(crate::util::now_ms(), Ordering::Relaxed);
@@ -425,6 +426,7 @@ async fn write_out<S: AsyncWrite + Unpin>(
         .net
         .output_bytes
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    server.net.writes_processed.fetch_add(1, Ordering::Relaxed);
     client
         .handle
         .last_interaction_ms

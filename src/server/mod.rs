@@ -1,5 +1,6 @@
 //! The server: listeners, the shared state every connection reaches, the cron, shutdown.
 
+pub mod alloc;
 pub mod client;
 pub mod config;
 pub mod connection;
@@ -33,6 +34,8 @@ pub struct Limits {
     slowlog_slower_than_us: AtomicI64,
     slowlog_max_len: AtomicI64,
     pub hz: AtomicI64,
+    /// `latency-monitor-threshold` in milliseconds; 0 disables the latency monitor.
+    pub latency_monitor_threshold_ms: AtomicI64,
 }
 
 impl Limits {
@@ -59,6 +62,66 @@ pub struct NetStats {
     pub rejected_connections: AtomicU64,
     pub input_bytes: AtomicU64,
     pub output_bytes: AtomicU64,
+    /// Socket reads and writes that moved data (`total_reads_processed`, ...).
+    pub reads_processed: AtomicU64,
+    pub writes_processed: AtomicU64,
+}
+
+impl NetStats {
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for counter in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.input_bytes,
+            &self.output_bytes,
+            &self.reads_processed,
+            &self.writes_processed,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Samples kept per instantaneous metric (Redis's `STATS_METRIC_SAMPLES`).
+const METRIC_SAMPLES: usize = 16;
+/// Sampling period of the instantaneous metrics.
+const METRIC_PERIOD_MS: i64 = 100;
+
+/// A rate averaged over the last [`METRIC_SAMPLES`] periods (`instantaneous_ops_per_sec`).
+#[derive(Debug, Default, Clone)]
+pub struct InstMetric {
+    samples: [u64; METRIC_SAMPLES],
+    next: usize,
+    last_ms: i64,
+    last_count: u64,
+}
+
+impl InstMetric {
+    fn track(&mut self, now_ms: i64, count: u64) {
+        let elapsed = now_ms - self.last_ms;
+        if self.last_ms > 0 && elapsed > 0 {
+            let delta = count.saturating_sub(self.last_count);
+            self.samples[self.next] = delta.saturating_mul(1000) / elapsed as u64;
+            self.next = (self.next + 1) % METRIC_SAMPLES;
+        }
+        self.last_ms = now_ms;
+        self.last_count = count;
+    }
+
+    /// Per second.
+    pub fn rate(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / METRIC_SAMPLES as u64
+    }
+}
+
+/// The instantaneous metrics INFO stats shows.
+#[derive(Debug, Default, Clone)]
+pub struct Metrics {
+    pub commands: InstMetric,
+    pub input_bytes: InstMetric,
+    pub output_bytes: InstMetric,
+    last_sample_ms: i64,
 }
 
 pub struct Server {
@@ -78,6 +141,12 @@ pub struct Server {
     pub shutdown_requested: AtomicBool,
     pub shutdown: Notify,
     pub last_save_s: AtomicI64,
+    /// The replication ID INFO and ROLE report (a master that never had replicas).
+    pub replid: String,
+    /// `used_memory` once the server was set up (`used_memory_startup`).
+    pub memory_startup: u64,
+    pub memory_peak: AtomicU64,
+    pub metrics: Mutex<Metrics>,
 }
 
 impl Server {
@@ -101,6 +170,10 @@ impl Server {
             shutdown_requested: AtomicBool::new(false),
             shutdown: Notify::new(),
             last_save_s: AtomicI64::new(crate::util::now_ms() / 1000),
+            replid: random_hex(40),
+            memory_startup: alloc::used_bytes(),
+            memory_peak: AtomicU64::new(alloc::used_bytes()),
+            metrics: Mutex::new(Metrics::default()),
         });
         server.apply_config();
         server
@@ -108,6 +181,19 @@ impl Server {
 
     /// Mirrors the configuration into the atomics and subsystems that act on it.
     pub fn apply_config(&self) {
+        self.apply_config_to_limits();
+        let mut state = self.state.lock();
+        self.apply_config_to_state(&mut state);
+    }
+
+    /// [`Server::apply_config`] for a caller that already holds the keyspace lock (CONFIG SET
+    /// runs under it).
+    pub fn apply_config_with(&self, state: &mut State) {
+        self.apply_config_to_limits();
+        self.apply_config_to_state(state);
+    }
+
+    fn apply_config_to_limits(&self) {
         let config = self.config.read();
         let l = &self.limits;
         l.proto_max_bulk_len
@@ -129,16 +215,56 @@ impl Server {
         l.slowlog_max_len
             .store(config.get_i64("slowlog-max-len"), Ordering::Relaxed);
         l.hz.store(config.get_i64("hz").clamp(1, 500), Ordering::Relaxed);
+        l.latency_monitor_threshold_ms.store(
+            config.get_i64("latency-monitor-threshold"),
+            Ordering::Relaxed,
+        );
         log::set_level(config.get("loglevel"));
         crate::clock::LFU_ENABLED.store(
             config.get("maxmemory-policy").contains("lfu"),
             Ordering::Relaxed,
         );
-        drop(config);
-        let mut state = self.state.lock();
+    }
+
+    fn apply_config_to_state(&self, state: &mut State) {
+        state.stats.latency_tracking = self.config.read().get_bool("latency-tracking");
         while state.slowlog.entries.len() > self.limits.slowlog_max_len() {
             state.slowlog.entries.pop_back();
         }
+    }
+
+    /// Whether `client` may use what a protected-action parameter (`enable-debug-command`,
+    /// `enable-protected-configs`) guards: `yes`, or `local` from a local connection.
+    pub fn protected_action_allowed(&self, param: &str, client: &Client) -> bool {
+        match self.config.read().get(param) {
+            "yes" => true,
+            "local" => client.is_local,
+            _ => false,
+        }
+    }
+
+    /// `used_memory`, and the peak it reached.
+    pub fn used_memory(&self) -> u64 {
+        let used = alloc::used_bytes();
+        self.memory_peak.fetch_max(used, Ordering::Relaxed);
+        used
+    }
+
+    /// Samples the instantaneous metrics if a period has passed.
+    fn sample_metrics(&self, total_commands: u64) {
+        let now = crate::util::now_ms();
+        let mut metrics = self.metrics.lock();
+        if now - metrics.last_sample_ms < METRIC_PERIOD_MS {
+            return;
+        }
+        metrics.last_sample_ms = now;
+        metrics.commands.track(now, total_commands);
+        metrics
+            .input_bytes
+            .track(now, self.net.input_bytes.load(Ordering::Relaxed));
+        metrics
+            .output_bytes
+            .track(now, self.net.output_bytes.load(Ordering::Relaxed));
     }
 
     pub fn auth_required(&self) -> bool {
@@ -225,14 +351,18 @@ fn random_hex(len: usize) -> String {
         .collect()
 }
 
-/// The background cycle (Redis's `serverCron`, `hz` times a second): the coarse clock, and
-/// active expiry of keys nobody touches, time-boxed to a quarter of the cycle.
+/// The background cycle (Redis's `serverCron`, `hz` times a second): the coarse clock,
+/// active expiry of keys nobody touches (time-boxed to a quarter of the cycle), the
+/// instantaneous metrics and the memory peak.
 pub async fn cron(server: Arc<Server>) {
     loop {
         let hz = server.limits.hz.load(Ordering::Relaxed).max(1) as u64;
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
         crate::clock::refresh();
+        server.used_memory();
+        let total_commands = server.state.lock().stats.total_commands;
+        server.sample_metrics(total_commands);
         if server.pause_in_force(true).is_some() {
             // Expiring deletes keys: a write, so it waits while writes are paused.
             continue;
@@ -256,7 +386,7 @@ fn active_expire_cycle(server: &Server, budget: Duration) {
     let started = Instant::now();
     let mut state = server.state.lock();
     let dbs = state.store.dbs.len();
-    for db in 0..dbs {
+    'dbs: for db in 0..dbs {
         loop {
             let now = crate::util::now_ms();
             let removed = state.store.dbs[db].expire_due(now, ACTIVE_EXPIRE_STEP_KEYS);
@@ -265,8 +395,21 @@ fn active_expire_cycle(server: &Server, budget: Duration) {
                 break;
             }
             if started.elapsed() >= budget {
-                return;
+                break 'dbs;
             }
         }
+    }
+    state.sample_avg_ttl(crate::util::now_ms(), &mut rand::rng());
+    let threshold = server
+        .limits
+        .latency_monitor_threshold_ms
+        .load(Ordering::Relaxed);
+    let elapsed_ms = started.elapsed().as_millis() as i64;
+    if threshold > 0 && elapsed_ms >= threshold {
+        state.latency.add_sample(
+            "expire-cycle",
+            elapsed_ms as u64,
+            crate::util::now_ms() / 1000,
+        );
     }
 }
