@@ -172,7 +172,8 @@ impl Keyspace {
     fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let hash = hash_key(&entry.key);
         let deadline = entry.expire_at_ms;
-        let key = entry.key.clone();
+        // Cloning a key may allocate (a unique buffer becomes shared): only for the index.
+        let key = (deadline != NO_EXPIRY).then(|| entry.key.clone());
         let shard = &mut self.shards[shard_of(hash)];
         let old = match shard.find_mut(hash, |e| e.key == entry.key) {
             Some(slot) => Some(std::mem::replace(slot, entry)),
@@ -188,7 +189,7 @@ impl Keyspace {
         {
             self.expires.remove(&(old.expire_at_ms, old.key.clone()));
         }
-        if deadline != NO_EXPIRY {
+        if let Some(key) = key {
             self.expires.insert((deadline, key));
         }
         old
@@ -320,19 +321,36 @@ impl Db {
 
     /// Stores `value` under `key`, keeping the old TTL when `keep_ttl`. Returns the old value.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, now_ms: i64) -> Option<Value> {
-        self.expire_if_needed(key, now_ms);
-        let mut entry = Entry::new(key, value);
-        if let Some(old) = self.data.find(key) {
-            if keep_ttl {
-                entry.expire_at_ms = old.expire_at_ms;
+        // The hot path of every string write: one hash, one probe.
+        let hash = hash_key(key);
+        let Keyspace { shards, expires, len } = &mut self.data;
+        let shard = &mut shards[shard_of(hash)];
+        match shard.find_mut(hash, |e| e.key.as_ref() == key) {
+            Some(slot) if !slot.is_expired(now_ms) => {
+                let old = std::mem::replace(&mut slot.value, value);
+                if !keep_ttl && slot.expire_at_ms != NO_EXPIRY {
+                    expires.remove(&(slot.expire_at_ms, slot.key.clone()));
+                    slot.expire_at_ms = NO_EXPIRY;
+                }
+                // A new value starts with fresh access data; under LFU an overwritten key
+                // keeps its access frequency, as in Redis.
+                if !crate::clock::LFU_ENABLED.load(Ordering::Relaxed) {
+                    slot.access_s = crate::clock::now_s();
+                    slot.freq = LFU_INIT;
+                }
+                return Some(old);
             }
-            if crate::clock::LFU_ENABLED.load(Ordering::Relaxed) {
-                // An overwritten key keeps its access frequency under LFU, as in Redis.
-                entry.freq = old.freq;
-                entry.access_s = old.access_s;
+            Some(_) => {}
+            None => {
+                shard.insert_unique(hash, Entry::new(key, value), |e| hash_key(&e.key));
+                *len += 1;
+                return None;
             }
         }
-        self.data.insert(entry).map(|old| old.value)
+        // The key exists but has expired: it is deleted (and counted) first, as Redis does.
+        self.expire_if_needed(key, now_ms);
+        self.data.insert(Entry::new(key, value));
+        None
     }
 
     /// Inserts a whole entry (RENAME, MOVE, COPY keep TTL and access data).

@@ -5,7 +5,7 @@
 //! parsed twice, and it never reserves memory for a length the client only declared: arguments
 //! are split off the read buffer once their bytes have actually arrived.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::split::split_args;
 use crate::util::parse_i64;
@@ -84,7 +84,7 @@ impl RequestParser {
                 if count > UNAUTHENTICATED_ARGS_MAX && !limits.authenticated {
                     return Err(error("unauthenticated multibulk length"));
                 }
-                let _ = buf.split_to(line_end + 2);
+                buf.advance(line_end + 2);
                 if count <= 0 {
                     continue;
                 }
@@ -118,7 +118,7 @@ impl RequestParser {
                         if len > UNAUTHENTICATED_BULK_MAX && !limits.authenticated {
                             return Err(error("unauthenticated bulk length"));
                         }
-                        let _ = buf.split_to(line_end + 2);
+                        buf.advance(line_end + 2);
                         let len = len as usize;
                         self.bulk_len = Some(len);
                         len
@@ -129,7 +129,7 @@ impl RequestParser {
                     return Ok(None);
                 }
                 let arg = buf.split_to(len).freeze();
-                let _ = buf.split_to(2);
+                buf.advance(2);
                 self.args.push(arg);
                 self.bulk_len = None;
                 self.args_remaining -= 1;
@@ -150,7 +150,7 @@ impl RequestParser {
             line_end -= 1;
         }
         let args = split_args(&buf[..line_end]);
-        let _ = buf.split_to(newline + 1);
+        buf.advance(newline + 1);
         match args {
             Some(args) => Ok(Some(args.into_iter().map(Bytes::from).collect())),
             None => Err(error("unbalanced quotes in request")),

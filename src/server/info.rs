@@ -111,7 +111,7 @@ pub fn generate(server: &Server, state: &State, sections: &[Bytes]) -> String {
     }
     if selection.wants("commandstats") {
         section(&mut out, "Commandstats");
-        for (name, stats) in &state.stats.commands {
+        for (name, stats) in state.stats.commands_sorted() {
             if stats.calls == 0 && stats.failed_calls == 0 && stats.rejected_calls == 0 {
                 continue;
             }
@@ -575,7 +575,7 @@ fn latency_section(out: &mut String, server: &Server, state: &State) {
         .split(' ')
         .filter_map(|p| p.parse().ok())
         .collect();
-    for (name, stats) in &state.stats.commands {
+    for (name, stats) in state.stats.commands_sorted() {
         let Some(histogram) = &stats.latency else {
             continue;
         };

@@ -89,7 +89,8 @@ pub struct CommandStats {
 #[derive(Debug, Default)]
 pub struct Stats {
     /// By command name; subcommands under their `container|sub` name.
-    pub commands: BTreeMap<&'static str, CommandStats>,
+    /// Per command name; hashed (the hot path updates it per call), sorted only when shown.
+    pub commands: std::collections::HashMap<&'static str, CommandStats, foldhash::fast::RandomState>,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`, ...).
     pub errors: BTreeMap<String, u64>,
     pub total_commands: u64,
@@ -105,6 +106,13 @@ pub struct Stats {
 const ERROR_CODES_MAX: usize = 128;
 
 impl Stats {
+    /// The command statistics sorted by name, for INFO.
+    pub fn commands_sorted(&self) -> Vec<(&'static str, &CommandStats)> {
+        let mut all: Vec<_> = self.commands.iter().map(|(k, v)| (*k, v)).collect();
+        all.sort_unstable_by_key(|(name, _)| *name);
+        all
+    }
+
     pub fn record_call(&mut self, name: &'static str, usec: u64, failed: bool) {
         let tracking = self.latency_tracking;
         let entry = self.commands.entry(name).or_default();
