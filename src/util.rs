@@ -159,7 +159,11 @@ pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
                         continue;
                     }
                 }
-                b'\\' if p + 1 < pattern.len() && s < string.len() && eq(pattern[p + 1], string[s]) => {
+                b'\\'
+                    if p + 1 < pattern.len()
+                        && s < string.len()
+                        && eq(pattern[p + 1], string[s]) =>
+                {
                     p += 2;
                     s += 1;
                     continue;

@@ -20,10 +20,23 @@ fn queue_time_errors_abort_the_transaction() {
     let mut c = server.raw();
     c.cmd(&["MULTI"]);
     assert_eq!(c.cmd(&["SET", "a", "1"]), "+QUEUED\r\n");
-    assert_eq!(c.cmd(&["GET"]), "-ERR wrong number of arguments for 'get' command\r\n");
-    assert_eq!(c.cmd(&["NOPE"]), "-ERR unknown command 'NOPE', with args beginning with: \r\n");
-    assert_eq!(c.cmd(&["EXEC"]), "-EXECABORT Transaction discarded because of previous errors.\r\n");
-    assert_eq!(c.cmd(&["GET", "a"]), "$-1\r\n", "nothing of an aborted transaction runs");
+    assert_eq!(
+        c.cmd(&["GET"]),
+        "-ERR wrong number of arguments for 'get' command\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["NOPE"]),
+        "-ERR unknown command 'NOPE', with args beginning with: \r\n"
+    );
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["GET", "a"]),
+        "$-1\r\n",
+        "nothing of an aborted transaction runs"
+    );
 }
 
 #[test]
@@ -48,9 +61,16 @@ fn misuse_texts() {
     assert_eq!(c.cmd(&["DISCARD"]), "-ERR DISCARD without MULTI\r\n");
     c.cmd(&["MULTI"]);
     assert_eq!(c.cmd(&["MULTI"]), "-ERR MULTI calls can not be nested\r\n");
-    assert_eq!(c.cmd(&["WATCH", "x"]), "-ERR WATCH inside MULTI is not allowed\r\n");
+    assert_eq!(
+        c.cmd(&["WATCH", "x"]),
+        "-ERR WATCH inside MULTI is not allowed\r\n"
+    );
     assert_eq!(c.cmd(&["SET", "k", "v"]), "+QUEUED\r\n");
-    assert_eq!(c.cmd(&["EXEC"]), "*1\r\n+OK\r\n", "neither nested MULTI nor WATCH abort it");
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        "*1\r\n+OK\r\n",
+        "neither nested MULTI nor WATCH abort it"
+    );
 }
 
 #[test]
@@ -125,7 +145,11 @@ fn watch_remembers_the_db_of_the_key() {
     other.cmd(&["SET", "k", "db0"]);
     c.cmd(&["MULTI"]);
     c.cmd(&["PING"]);
-    assert_eq!(c.cmd(&["EXEC"]), "*1\r\n+PONG\r\n", "a change in db 0 is not a change in db 3");
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        "*1\r\n+PONG\r\n",
+        "a change in db 0 is not a change in db 3"
+    );
 
     c.cmd(&["WATCH", "k"]);
     c.cmd(&["SELECT", "0"]);
@@ -179,7 +203,11 @@ fn flushall_touches_watched_keys_that_exist() {
     other.cmd(&["FLUSHALL"]);
     c.cmd(&["MULTI"]);
     c.cmd(&["PING"]);
-    assert_eq!(c.cmd(&["EXEC"]), "*1\r\n+PONG\r\n", "FLUSHALL does not touch keys that did not exist");
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        "*1\r\n+PONG\r\n",
+        "FLUSHALL does not touch keys that did not exist"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::table::{Command, acl, flag};
+use super::table::{Command, KeySpec, acl, flag, key_flag};
 use super::{Ctx, arg_i64};
 use crate::error::{self, CmdResult, Error};
 use crate::keyspace::{Access, NO_EXPIRY};
@@ -218,99 +218,127 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// An EXPIRE-family table entry (they differ only in name, handler and docs).
-const fn setter(
-    name: &'static str,
-    handler: super::table::Handler,
-    summary: &'static str,
-    since: &'static str,
-) -> Command {
+pub const COMMANDS: &[Command] = &[
     Command {
-        name,
+        name: "expire",
         arity: -3,
         flags: flag::WRITE | flag::FAST,
         acl: acl::KEYSPACE,
         first_key: 1,
         last_key: 1,
         key_step: 1,
-        handler,
-        summary,
-        since,
+        handler: expire,
+        summary: "Set a key's time to live in seconds",
+        since: "1.0.0",
+        key_specs: &[KeySpec::range(key_flag::RW | key_flag::UPDATE, 1, 0, 1)],
+        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
         ..Command::DEFAULT
-    }
-}
-
-/// A TTL-family table entry.
-const fn getter(
-    name: &'static str,
-    handler: super::table::Handler,
-    summary: &'static str,
-    since: &'static str,
-) -> Command {
+    },
     Command {
-        name,
+        name: "pexpire",
+        arity: -3,
+        flags: flag::WRITE | flag::FAST,
+        acl: acl::KEYSPACE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        handler: pexpire,
+        summary: "Set a key's time to live in milliseconds",
+        since: "2.6.0",
+        key_specs: &[KeySpec::range(key_flag::RW | key_flag::UPDATE, 1, 0, 1)],
+        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "expireat",
+        arity: -3,
+        flags: flag::WRITE | flag::FAST,
+        acl: acl::KEYSPACE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        handler: expireat,
+        summary: "Set the expiration for a key as a UNIX timestamp",
+        since: "1.2.0",
+        key_specs: &[KeySpec::range(key_flag::RW | key_flag::UPDATE, 1, 0, 1)],
+        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "pexpireat",
+        arity: -3,
+        flags: flag::WRITE | flag::FAST,
+        acl: acl::KEYSPACE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        handler: pexpireat,
+        summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+        since: "2.6.0",
+        key_specs: &[KeySpec::range(key_flag::RW | key_flag::UPDATE, 1, 0, 1)],
+        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "ttl",
         arity: 2,
         flags: flag::READONLY | flag::FAST,
         acl: acl::KEYSPACE,
         first_key: 1,
         last_key: 1,
         key_step: 1,
-        handler,
-        summary,
-        since,
+        handler: ttl,
+        summary: "Get the time to live for a key in seconds",
+        since: "1.0.0",
+        key_specs: &[KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, 0, 1)],
+        tips: &["nondeterministic_output"],
+        history: &[("2.8.0", "Added the -2 reply.")],
         ..Command::DEFAULT
-    }
-}
-
-pub const COMMANDS: &[Command] = &[
-    setter(
-        "expire",
-        expire,
-        "Set a key's time to live in seconds",
-        "1.0.0",
-    ),
-    setter(
-        "pexpire",
-        pexpire,
-        "Set a key's time to live in milliseconds",
-        "2.6.0",
-    ),
-    setter(
-        "expireat",
-        expireat,
-        "Set the expiration for a key as a UNIX timestamp",
-        "1.2.0",
-    ),
-    setter(
-        "pexpireat",
-        pexpireat,
-        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-        "2.6.0",
-    ),
-    getter(
-        "ttl",
-        ttl,
-        "Get the time to live for a key in seconds",
-        "1.0.0",
-    ),
-    getter(
-        "pttl",
-        pttl,
-        "Get the time to live for a key in milliseconds",
-        "2.6.0",
-    ),
-    getter(
-        "expiretime",
-        expiretime,
-        "Get the expiration Unix timestamp for a key",
-        "7.0.0",
-    ),
-    getter(
-        "pexpiretime",
-        pexpiretime,
-        "Get the expiration Unix timestamp for a key in milliseconds",
-        "7.0.0",
-    ),
+    },
+    Command {
+        name: "pttl",
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        acl: acl::KEYSPACE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        handler: pttl,
+        summary: "Get the time to live for a key in milliseconds",
+        since: "2.6.0",
+        key_specs: &[KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, 0, 1)],
+        tips: &["nondeterministic_output"],
+        history: &[("2.8.0", "Added the -2 reply.")],
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "expiretime",
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        acl: acl::KEYSPACE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        handler: expiretime,
+        summary: "Get the expiration Unix timestamp for a key",
+        since: "7.0.0",
+        key_specs: &[KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, 0, 1)],
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "pexpiretime",
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        acl: acl::KEYSPACE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        handler: pexpiretime,
+        summary: "Get the expiration Unix timestamp for a key in milliseconds",
+        since: "7.0.0",
+        key_specs: &[KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, 0, 1)],
+        ..Command::DEFAULT
+    },
     Command {
         name: "persist",
         arity: 2,
@@ -322,6 +350,7 @@ pub const COMMANDS: &[Command] = &[
         handler: persist,
         summary: "Remove the expiration from a key",
         since: "2.2.0",
+        key_specs: &[KeySpec::range(key_flag::RW | key_flag::UPDATE, 1, 0, 1)],
         ..Command::DEFAULT
     },
 ];

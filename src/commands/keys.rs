@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use super::table::{Command, acl, flag};
+use super::table::{Command, KeySpec, acl, flag, key_flag};
 use super::{Ctx, arg_i64, eq_ignore_case};
 use crate::error::{self, CmdResult, Error};
 use crate::keyspace::{self, Access, Entry, SHARDS, StringValue, Value, lazyfree};
@@ -607,6 +607,8 @@ const OBJECT_SUBCOMMANDS: &[Command] = &[
         handler: object_freq,
         summary: "Get the logarithmic access frequency counter of a Redis object",
         since: "4.0.0",
+        key_specs: &[KeySpec::range(key_flag::RO, 2, 0, 1)],
+        tips: &["nondeterministic_output"],
         ..Command::DEFAULT
     },
     Command {
@@ -620,6 +622,8 @@ const OBJECT_SUBCOMMANDS: &[Command] = &[
         handler: object_refcount,
         summary: "Get the number of references to the value of the key",
         since: "2.2.3",
+        key_specs: &[KeySpec::range(key_flag::RO, 2, 0, 1)],
+        tips: &["nondeterministic_output"],
         ..Command::DEFAULT
     },
     Command {
@@ -633,6 +637,8 @@ const OBJECT_SUBCOMMANDS: &[Command] = &[
         handler: object_encoding,
         summary: "Inspect the internal encoding of a Redis object",
         since: "2.2.3",
+        key_specs: &[KeySpec::range(key_flag::RO, 2, 0, 1)],
+        tips: &["nondeterministic_output"],
         ..Command::DEFAULT
     },
     Command {
@@ -646,6 +652,8 @@ const OBJECT_SUBCOMMANDS: &[Command] = &[
         handler: object_idletime,
         summary: "Get the time since a Redis object was last accessed",
         since: "2.2.3",
+        key_specs: &[KeySpec::range(key_flag::RO, 2, 0, 1)],
+        tips: &["nondeterministic_output"],
         ..Command::DEFAULT
     },
 ];
@@ -662,6 +670,8 @@ pub const COMMANDS: &[Command] = &[
         handler: del,
         summary: "Delete a key",
         complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
+        key_specs: &[KeySpec::range(key_flag::RM | key_flag::DELETE, 1, -1, 1)],
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
         ..Command::DEFAULT
     },
     Command {
@@ -676,6 +686,8 @@ pub const COMMANDS: &[Command] = &[
         summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
         since: "4.0.0",
         complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+        key_specs: &[KeySpec::range(key_flag::RM | key_flag::DELETE, 1, -1, 1)],
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
         ..Command::DEFAULT
     },
     Command {
@@ -689,6 +701,9 @@ pub const COMMANDS: &[Command] = &[
         handler: exists,
         summary: "Determine if a key exists",
         complexity: "O(N) where N is the number of keys to check.",
+        key_specs: &[KeySpec::range(key_flag::RO, 1, -1, 1)],
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        history: &[("3.0.3", "Accepts multiple `key` arguments.")],
         ..Command::DEFAULT
     },
     Command {
@@ -703,6 +718,8 @@ pub const COMMANDS: &[Command] = &[
         summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.",
         since: "3.2.1",
         complexity: "O(N) where N is the number of keys that will be touched.",
+        key_specs: &[KeySpec::range(key_flag::RO, 1, -1, 1)],
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
         ..Command::DEFAULT
     },
     Command {
@@ -715,6 +732,7 @@ pub const COMMANDS: &[Command] = &[
         key_step: 1,
         handler: type_,
         summary: "Determine the type stored at key",
+        key_specs: &[KeySpec::range(key_flag::RO, 1, 0, 1)],
         ..Command::DEFAULT
     },
     Command {
@@ -736,6 +754,7 @@ pub const COMMANDS: &[Command] = &[
         handler: keys,
         summary: "Find all keys matching the given pattern",
         complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+        tips: &["request_policy:all_shards", "nondeterministic_output_order"],
         ..Command::DEFAULT
     },
     Command {
@@ -747,6 +766,8 @@ pub const COMMANDS: &[Command] = &[
         summary: "Incrementally iterate the keys space",
         since: "2.8.0",
         complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        tips: &["nondeterministic_output", "request_policy:special"],
+        history: &[("6.0.0", "Added the `TYPE` subcommand.")],
         ..Command::DEFAULT
     },
     Command {
@@ -756,6 +777,7 @@ pub const COMMANDS: &[Command] = &[
         acl: acl::KEYSPACE,
         handler: randomkey,
         summary: "Return a random key from the keyspace",
+        tips: &["request_policy:all_shards", "nondeterministic_output"],
         ..Command::DEFAULT
     },
     Command {
@@ -768,6 +790,10 @@ pub const COMMANDS: &[Command] = &[
         key_step: 1,
         handler: rename,
         summary: "Rename a key",
+        key_specs: &[
+            KeySpec::range(key_flag::RW | key_flag::ACCESS | key_flag::DELETE, 1, 0, 1),
+            KeySpec::range(key_flag::OW | key_flag::UPDATE, 2, 0, 1),
+        ],
         ..Command::DEFAULT
     },
     Command {
@@ -780,6 +806,14 @@ pub const COMMANDS: &[Command] = &[
         key_step: 1,
         handler: renamenx,
         summary: "Rename a key, only if the new key does not exist",
+        key_specs: &[
+            KeySpec::range(key_flag::RW | key_flag::ACCESS | key_flag::DELETE, 1, 0, 1),
+            KeySpec::range(key_flag::OW | key_flag::INSERT, 2, 0, 1),
+        ],
+        history: &[(
+            "3.2.0",
+            "The command no longer returns an error when source and destination names are the same.",
+        )],
         ..Command::DEFAULT
     },
     Command {
@@ -794,6 +828,10 @@ pub const COMMANDS: &[Command] = &[
         summary: "Copy a key",
         since: "6.2.0",
         complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        key_specs: &[
+            KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, 0, 1),
+            KeySpec::range(key_flag::OW | key_flag::UPDATE, 2, 0, 1),
+        ],
         ..Command::DEFAULT
     },
     Command {
@@ -806,6 +844,12 @@ pub const COMMANDS: &[Command] = &[
         key_step: 1,
         handler: move_,
         summary: "Move a key to another database",
+        key_specs: &[KeySpec::range(
+            key_flag::RW | key_flag::ACCESS | key_flag::UPDATE,
+            1,
+            0,
+            1,
+        )],
         ..Command::DEFAULT
     },
     Command {
@@ -829,6 +873,11 @@ pub const COMMANDS: &[Command] = &[
         group: "server",
         summary: "Remove all keys from the current database",
         complexity: "O(N) where N is the number of keys in the selected database",
+        tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+        history: &[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ],
         ..Command::DEFAULT
     },
     Command {
@@ -840,6 +889,11 @@ pub const COMMANDS: &[Command] = &[
         group: "server",
         summary: "Remove all keys from all databases",
         complexity: "O(N) where N is the total number of keys in all databases",
+        tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+        history: &[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ],
         ..Command::DEFAULT
     },
     Command {

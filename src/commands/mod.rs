@@ -188,7 +188,13 @@ pub fn execute(
     if command.has(flag::PROTECTED)
         && !server.protected_action_allowed("enable-debug-command", client)
     {
-        return reject(state, client, reply, Some(command.name), &error::DEBUG_DISABLED);
+        return reject(
+            state,
+            client,
+            reply,
+            Some(command.name),
+            &error::DEBUG_DISABLED,
+        );
     }
 
     if !client.authenticated && !command.has(flag::NO_AUTH) && server.auth_required() {
@@ -348,8 +354,16 @@ mod lookup_tests {
     #[test]
     fn every_registered_command_is_found_by_name() {
         for command in super::all_commands() {
-            assert!(super::lookup(command.name.as_bytes()).is_some(), "{}", command.name);
-            assert!(super::lookup(command.name.to_uppercase().as_bytes()).is_some(), "{}", command.name);
+            assert!(
+                super::lookup(command.name.as_bytes()).is_some(),
+                "{}",
+                command.name
+            );
+            assert!(
+                super::lookup(command.name.to_uppercase().as_bytes()).is_some(),
+                "{}",
+                command.name
+            );
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use self::extended::Ext;
-use super::table::{Command, acl, flag};
+use super::table::{Command, KeySpec, acl, doc_flag, flag, key_flag};
 use super::{Ctx, arg_i64, eq_ignore_case};
 use crate::error::{self, CmdResult, Error};
 use crate::keyspace::value::EMBSTR_SIZE_LIMIT;
@@ -336,6 +336,16 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// SET's key flags for one call: with `GET` among the options it reads the old value
+/// (`RW access update`), otherwise it overwrites (`OW update`).
+fn set_key_flags(args: &[Bytes]) -> u32 {
+    if args.iter().skip(3).any(|arg| eq_ignore_case(arg, "get")) {
+        key_flag::RW | key_flag::ACCESS | key_flag::UPDATE
+    } else {
+        key_flag::OW | key_flag::UPDATE
+    }
 }
 
 /// SETNX key value
@@ -795,6 +805,7 @@ pub const COMMANDS: &[Command] = &[
         handler: get,
         group: "string",
         summary: "Get the value of a key",
+        key_specs: &[KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, 0, 1)],
         ..Command::DEFAULT
     },
     Command {
@@ -805,9 +816,28 @@ pub const COMMANDS: &[Command] = &[
         first_key: 1,
         last_key: 1,
         key_step: 1,
+        variable_key_flags: Some(set_key_flags),
         handler: set,
         group: "string",
         summary: "Set the string value of a key",
+        key_specs: &[KeySpec {
+            notes: "RW and ACCESS due to the optional `GET` argument",
+            ..KeySpec::range(
+                key_flag::RW | key_flag::ACCESS | key_flag::UPDATE | key_flag::VARIABLE_FLAGS,
+                1,
+                0,
+                1,
+            )
+        }],
+        history: &[
+            ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+            ("6.0.0", "Added the `KEEPTTL` option."),
+            ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+            (
+                "7.0.0",
+                "Allowed the `NX` and `GET` options to be used together.",
+            ),
+        ],
         ..Command::DEFAULT
     },
     Command {
@@ -821,6 +851,7 @@ pub const COMMANDS: &[Command] = &[
         handler: setnx,
         group: "string",
         summary: "Set the value of a key, only if the key does not exist",
+        key_specs: &[KeySpec::range(key_flag::OW | key_flag::INSERT, 1, 0, 1)],
         ..Command::DEFAULT
     },
     Command {
@@ -835,6 +866,7 @@ pub const COMMANDS: &[Command] = &[
         group: "string",
         summary: "Set the value and expiration of a key",
         since: "2.0.0",
+        key_specs: &[KeySpec::range(key_flag::OW | key_flag::UPDATE, 1, 0, 1)],
         ..Command::DEFAULT
     },
     Command {
@@ -849,6 +881,7 @@ pub const COMMANDS: &[Command] = &[
         group: "string",
         summary: "Set the value and expiration in milliseconds of a key",
         since: "2.6.0",
+        key_specs: &[KeySpec::range(key_flag::OW | key_flag::UPDATE, 1, 0, 1)],
         ..Command::DEFAULT
     },
     Command {
@@ -862,6 +895,15 @@ pub const COMMANDS: &[Command] = &[
         handler: getset,
         group: "string",
         summary: "Set the string value of a key and return its old value",
+        key_specs: &[KeySpec::range(
+            key_flag::RW | key_flag::ACCESS | key_flag::UPDATE,
+            1,
+            0,
+            1,
+        )],
+        doc_flags: doc_flag::DEPRECATED,
+        deprecated_since: "6.2.0",
+        replaced_by: "`SET` with the `!GET` argument",
         ..Command::DEFAULT
     },
     Command {
@@ -876,6 +918,12 @@ pub const COMMANDS: &[Command] = &[
         group: "string",
         summary: "Get the value of a key and delete the key",
         since: "6.2.0",
+        key_specs: &[KeySpec::range(
+            key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+            1,
+            0,
+            1,
+        )],
         ..Command::DEFAULT
     },
     Command {
@@ -890,6 +938,10 @@ pub const COMMANDS: &[Command] = &[
         group: "string",
         summary: "Get the value of a key and optionally set its expiration",
         since: "6.2.0",
+        key_specs: &[KeySpec {
+            notes: "RW and UPDATE because it changes the TTL",
+            ..KeySpec::range(key_flag::RW | key_flag::ACCESS | key_flag::UPDATE, 1, 0, 1)
+        }],
         ..Command::DEFAULT
     },
     Command {
@@ -904,6 +956,8 @@ pub const COMMANDS: &[Command] = &[
         group: "string",
         summary: "Get the values of all the given keys",
         complexity: "O(N) where N is the number of keys to retrieve.",
+        key_specs: &[KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, -1, 1)],
+        tips: &["request_policy:multi_shard"],
         ..Command::DEFAULT
     },
     Command {
@@ -919,6 +973,11 @@ pub const COMMANDS: &[Command] = &[
         summary: "Set multiple keys to multiple values",
         since: "1.0.1",
         complexity: "O(N) where N is the number of keys to set.",
+        key_specs: &[KeySpec::range(key_flag::OW | key_flag::UPDATE, 1, -1, 2)],
+        tips: &[
+            "request_policy:multi_shard",
+            "response_policy:all_succeeded",
+        ],
         ..Command::DEFAULT
     },
     Command {
@@ -934,6 +993,8 @@ pub const COMMANDS: &[Command] = &[
         summary: "Set multiple keys to multiple values, only if none of the keys exist",
         since: "1.0.1",
         complexity: "O(N) where N is the number of keys to set.",
+        key_specs: &[KeySpec::range(key_flag::OW | key_flag::INSERT, 1, -1, 2)],
+        tips: &["request_policy:multi_shard", "response_policy:agg_min"],
         ..Command::DEFAULT
     },
     Command {
@@ -947,6 +1008,12 @@ pub const COMMANDS: &[Command] = &[
         handler: incr,
         group: "string",
         summary: "Increment the integer value of a key by one",
+        key_specs: &[KeySpec::range(
+            key_flag::RW | key_flag::ACCESS | key_flag::UPDATE,
+            1,
+            0,
+            1,
+        )],
         ..Command::DEFAULT
     },
     Command {
@@ -960,6 +1027,12 @@ pub const COMMANDS: &[Command] = &[
         handler: decr,
         group: "string",
         summary: "Decrement the integer value of a key by one",
+        key_specs: &[KeySpec::range(
+            key_flag::RW | key_flag::ACCESS | key_flag::UPDATE,
+            1,
+            0,
+            1,
+        )],
         ..Command::DEFAULT
     },
     Command {
@@ -973,6 +1046,12 @@ pub const COMMANDS: &[Command] = &[
         handler: incrby,
         group: "string",
         summary: "Increment the integer value of a key by the given amount",
+        key_specs: &[KeySpec::range(
+            key_flag::RW | key_flag::ACCESS | key_flag::UPDATE,
+            1,
+            0,
+            1,
+        )],
         ..Command::DEFAULT
     },
     Command {
@@ -986,6 +1065,12 @@ pub const COMMANDS: &[Command] = &[
         handler: decrby,
         group: "string",
         summary: "Decrement the integer value of a key by the given number",
+        key_specs: &[KeySpec::range(
+            key_flag::RW | key_flag::ACCESS | key_flag::UPDATE,
+            1,
+            0,
+            1,
+        )],
         ..Command::DEFAULT
     },
     Command {
@@ -1000,6 +1085,12 @@ pub const COMMANDS: &[Command] = &[
         group: "string",
         summary: "Increment the float value of a key by the given amount",
         since: "2.6.0",
+        key_specs: &[KeySpec::range(
+            key_flag::RW | key_flag::ACCESS | key_flag::UPDATE,
+            1,
+            0,
+            1,
+        )],
         ..Command::DEFAULT
     },
     Command {
@@ -1015,6 +1106,7 @@ pub const COMMANDS: &[Command] = &[
         summary: "Append a value to a key",
         since: "2.0.0",
         complexity: "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
+        key_specs: &[KeySpec::range(key_flag::RW | key_flag::INSERT, 1, 0, 1)],
         ..Command::DEFAULT
     },
     Command {
@@ -1029,6 +1121,7 @@ pub const COMMANDS: &[Command] = &[
         group: "string",
         summary: "Get the length of the value stored in a key",
         since: "2.2.0",
+        key_specs: &[KeySpec::range(key_flag::RO, 1, 0, 1)],
         ..Command::DEFAULT
     },
     Command {
@@ -1044,6 +1137,7 @@ pub const COMMANDS: &[Command] = &[
         summary: "Get a substring of the string stored at a key",
         since: "2.4.0",
         complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        key_specs: &[KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, 0, 1)],
         ..Command::DEFAULT
     },
     Command {
@@ -1058,6 +1152,10 @@ pub const COMMANDS: &[Command] = &[
         group: "string",
         summary: "Get a substring of the string stored at a key",
         complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        key_specs: &[KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, 0, 1)],
+        doc_flags: doc_flag::DEPRECATED,
+        deprecated_since: "2.0.0",
+        replaced_by: "`GETRANGE`",
         ..Command::DEFAULT
     },
     Command {
@@ -1073,6 +1171,7 @@ pub const COMMANDS: &[Command] = &[
         summary: "Overwrite part of a string at key starting at the specified offset",
         since: "2.2.0",
         complexity: "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+        key_specs: &[KeySpec::range(key_flag::RW | key_flag::UPDATE, 1, 0, 1)],
         ..Command::DEFAULT
     },
     Command {
@@ -1088,6 +1187,7 @@ pub const COMMANDS: &[Command] = &[
         summary: "Find longest common substring",
         since: "7.0.0",
         complexity: "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+        key_specs: &[KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, 1, 1)],
         ..Command::DEFAULT
     },
 ];

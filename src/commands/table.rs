@@ -9,6 +9,8 @@ use crate::error::CmdResult;
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 /// For commands whose keys are not at fixed positions: the argument indexes that are keys.
 pub type KeysFn = fn(&[Bytes]) -> Vec<usize>;
+/// For commands whose key flags depend on the arguments: the flags for this call.
+pub type VariableKeyFlags = fn(&[Bytes]) -> u32;
 
 /// Command flags, named and ordered as Redis 7.0 prints them in `COMMAND INFO`.
 pub mod flag {
@@ -185,6 +187,23 @@ pub struct KeySpec {
     pub find: FindKeys,
 }
 
+impl KeySpec {
+    /// The common shape: keys from the fixed index `index` to `lastkey` (relative to `index`;
+    /// negative: counted from the end), every `keystep`.
+    pub const fn range(flags: u32, index: i32, lastkey: i32, keystep: i32) -> KeySpec {
+        KeySpec {
+            notes: "",
+            flags,
+            begin: BeginSearch::Index(index),
+            find: FindKeys::Range {
+                lastkey,
+                keystep,
+                limit: 0,
+            },
+        }
+    }
+}
+
 /// One command (or subcommand: then `name` is `container|sub`, as Redis names it).
 #[derive(Debug)]
 pub struct Command {
@@ -198,6 +217,9 @@ pub struct Command {
     pub last_key: i32,
     pub key_step: i32,
     pub keys_fn: Option<KeysFn>,
+    /// For key specs marked `variable_flags`: the flags the keys have in the given call
+    /// (SET's depend on its `GET` option). COMMAND GETKEYSANDFLAGS reports these.
+    pub variable_key_flags: Option<VariableKeyFlags>,
     pub handler: Handler,
     pub group: &'static str,
     pub summary: &'static str,
@@ -232,6 +254,7 @@ impl Command {
         last_key: 0,
         key_step: 0,
         keys_fn: None,
+        variable_key_flags: None,
         handler: no_handler,
         group: "generic",
         summary: "",
@@ -431,9 +454,13 @@ impl Command {
             if last >= argc || last < first || first >= argc {
                 return None;
             }
+            let flags = match self.variable_key_flags {
+                Some(resolve) if spec.flags & key_flag::VARIABLE_FLAGS != 0 => resolve(args),
+                _ => spec.flags,
+            };
             let mut i = first;
             while i <= last {
-                keys.push((i as usize, spec.flags));
+                keys.push((i as usize, flags));
                 i += step;
             }
             if spec.flags & key_flag::INCOMPLETE != 0 {

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::table::{Command, acl, flag};
+use super::table::{Command, KeySpec, acl, flag, key_flag};
 use super::{Ctx, resolve};
 use crate::error::{self, CmdResult};
 use crate::keyspace::Store;
@@ -22,7 +22,7 @@ pub const COMMANDS: &[Command] = &[
         acl: acl::TRANSACTION,
         handler: multi,
         group: "transactions",
-        summary: "Start a transaction block",
+        summary: "Mark the start of a transaction block",
         since: "1.2.0",
         ..Command::DEFAULT
     },
@@ -63,6 +63,7 @@ pub const COMMANDS: &[Command] = &[
         summary: "Watch the given keys to determine execution of the MULTI/EXEC block",
         since: "2.2.0",
         complexity: "O(1) for every key.",
+        key_specs: &[KeySpec::range(key_flag::RO, 1, -1, 1)],
         ..Command::DEFAULT
     },
     Command {
