@@ -323,7 +323,11 @@ impl Db {
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, now_ms: i64) -> Option<Value> {
         // The hot path of every string write: one hash, one probe.
         let hash = hash_key(key);
-        let Keyspace { shards, expires, len } = &mut self.data;
+        let Keyspace {
+            shards,
+            expires,
+            len,
+        } = &mut self.data;
         let shard = &mut shards[shard_of(hash)];
         match shard.find_mut(hash, |e| e.key.as_ref() == key) {
             Some(slot) if !slot.is_expired(now_ms) => {

@@ -90,7 +90,8 @@ pub struct CommandStats {
 pub struct Stats {
     /// By command name; subcommands under their `container|sub` name.
     /// Per command name; hashed (the hot path updates it per call), sorted only when shown.
-    pub commands: std::collections::HashMap<&'static str, CommandStats, foldhash::fast::RandomState>,
+    pub commands:
+        std::collections::HashMap<&'static str, CommandStats, foldhash::fast::RandomState>,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`, ...).
     pub errors: BTreeMap<String, u64>,
     pub total_commands: u64,
