@@ -1148,3 +1148,49 @@ fn bind_several_addresses() {
     stream.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"+PONG\r\n");
 }
+
+#[test]
+fn a_write_pause_hides_expired_keys_without_deleting_them_and_counts_blocked_clients() {
+    let server = Server::start();
+    let mut c = server.raw();
+    c.cmd(&["SET", "short", "1", "PX", "30"]);
+    assert_eq!(c.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]), "+OK\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    assert_eq!(
+        c.cmd(&["GET", "short"]),
+        "$-1\r\n",
+        "an expired key is never visible"
+    );
+    assert_eq!(
+        c.cmd(&["DBSIZE"]),
+        ":1\r\n",
+        "but deleting it is a write, so it waits"
+    );
+
+    let mut writer = server.raw();
+    writer.send(&common::encode(&[b"SET", b"k", b"v"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let info = c.cmd(&["INFO", "clients"]);
+        if info.contains("blocked_clients:1\r\n") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the paused writer never showed as blocked: {info}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(c.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    assert_eq!(writer.read_reply(), b"+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "short"]), "$-1\r\n");
+    assert_eq!(
+        c.cmd(&["DBSIZE"]),
+        ":1\r\n",
+        "only k is left once expiry may delete again"
+    );
+    assert!(
+        c.cmd(&["INFO", "clients"])
+            .contains("blocked_clients:0\r\n")
+    );
+}

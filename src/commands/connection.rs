@@ -535,8 +535,7 @@ fn client_pause(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else {
         0
     };
-    let mut pause = ctx.server.pause.lock();
-    let current = pause.filter(|p| p.until_ms >= now);
+    let current = ctx.server.pause.lock().filter(|p| p.until_ms >= now);
     let combined = match current {
         Some(p) => Pause {
             until_ms: p.until_ms.max(until_ms),
@@ -548,16 +547,15 @@ fn client_pause(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         },
     };
     // A pause that ends in the past (timeout 0 and none in force) is no pause.
-    *pause = (combined.until_ms >= now).then_some(combined);
-    drop(pause);
+    ctx.server
+        .set_pause((combined.until_ms >= now).then_some(combined));
     ctx.reply.ok();
     Ok(())
 }
 
 /// CLIENT UNPAUSE
 fn client_unpause(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    *ctx.server.pause.lock() = None;
-    ctx.server.unpaused.notify_waiters();
+    ctx.server.set_pause(None);
     ctx.reply.ok();
     Ok(())
 }

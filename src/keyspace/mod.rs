@@ -25,6 +25,11 @@ use hashbrown::HashTable;
 
 pub use value::{StringValue, Value};
 
+/// Set while CLIENT PAUSE holds back writes: expired keys are then not deleted (deleting is a
+/// write), only hidden, and the active cycle waits.
+pub static EXPIRY_DELETIONS_PAUSED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Shards per database (a power of two).
 pub const SHARDS: usize = 1024;
 const SHARD_BITS: u32 = SHARDS.trailing_zeros();
@@ -285,6 +290,10 @@ impl Db {
             Some(e) if e.is_expired(now_ms) => {}
             _ => return false,
         }
+        if EXPIRY_DELETIONS_PAUSED.load(Ordering::Relaxed) {
+            // While writes are paused an expired key is invisible but stays (Redis 7.0).
+            return true;
+        }
         if let Some(entry) = self.data.remove(key) {
             self.touch(&entry.key);
             self.expired_keys.push(entry.key);
@@ -300,7 +309,9 @@ impl Db {
     /// Looks a key up for modification in place. The caller signals the change with
     /// [`Db::touch`] once it has made one.
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64, access: Access) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now_ms);
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
         let entry = self.data.find_mut(key)?;
         if access == Access::Touch {
             let now_s = crate::clock::now_s();

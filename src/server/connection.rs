@@ -390,6 +390,8 @@ async fn wait_for_unpause(server: &Server, client: &Client, writes: bool) -> boo
     let handle = &client.handle;
     handle.idle_exempt.store(true, Ordering::Relaxed);
     let mut alive = true;
+    // A client held back by a pause counts as blocked (INFO blocked_clients), as in Redis.
+    let _blocked = BlockedGuard::new(server);
     while let Some(pause) = server.pause_in_force(writes) {
         if handle.is_killed() {
             alive = false;
@@ -409,6 +411,22 @@ async fn wait_for_unpause(server: &Server, client: &Client, writes: bool) -> boo
         .idle_exempt
         .store(client.is_monitor(), Ordering::Relaxed);
     alive
+}
+
+/// Counts a client in `Server::blocked_clients` while it lives.
+struct BlockedGuard<'a>(&'a Server);
+
+impl<'a> BlockedGuard<'a> {
+    fn new(server: &'a Server) -> Self {
+        server.blocked_clients.fetch_add(1, Ordering::Relaxed);
+        BlockedGuard(server)
+    }
+}
+
+impl Drop for BlockedGuard<'_> {
+    fn drop(&mut self) {
+        self.0.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Writes `bytes` to the client, counting them.

@@ -248,11 +248,12 @@ fn clients_section(out: &mut String, server: &Server) {
          maxclients:{}\r\n\
          client_recent_max_input_buffer:{max_input}\r\n\
          client_recent_max_output_buffer:{max_output}\r\n\
-         blocked_clients:0\r\n\
+         blocked_clients:{}\r\n\
          tracking_clients:0\r\n\
          clients_in_timeout_table:0\r\n",
         clients.len(),
         server.limits.maxclients.load(Ordering::Relaxed),
+        server.blocked_clients.load(Ordering::Relaxed),
     );
 }
 

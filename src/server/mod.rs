@@ -137,6 +137,8 @@ pub struct Server {
     monitors: broadcast::Sender<Bytes>,
     monitor_count: AtomicUsize,
     pub pause: Mutex<Option<Pause>>,
+    /// Clients waiting for a CLIENT PAUSE to end (INFO `blocked_clients`).
+    pub blocked_clients: AtomicUsize,
     pub unpaused: Notify,
     pub shutdown_requested: AtomicBool,
     pub shutdown: Notify,
@@ -166,6 +168,7 @@ impl Server {
             monitors,
             monitor_count: AtomicUsize::new(0),
             pause: Mutex::new(None),
+            blocked_clients: AtomicUsize::new(0),
             unpaused: Notify::new(),
             shutdown_requested: AtomicBool::new(false),
             shutdown: Notify::new(),
@@ -308,11 +311,22 @@ impl Server {
         match *pause {
             Some(p) if p.until_ms <= crate::util::now_ms() => {
                 *pause = None;
+                crate::keyspace::EXPIRY_DELETIONS_PAUSED.store(false, Ordering::Relaxed);
                 self.unpaused.notify_waiters();
                 None
             }
             Some(p) if !p.writes_only || writes => Some(p),
             _ => None,
+        }
+    }
+
+    /// Puts a CLIENT PAUSE in force (or lifts it with `None`).
+    pub fn set_pause(&self, pause: Option<Pause>) {
+        *self.pause.lock() = pause;
+        // Both pause modes hold back writes, and deleting an expired key is one.
+        crate::keyspace::EXPIRY_DELETIONS_PAUSED.store(pause.is_some(), Ordering::Relaxed);
+        if pause.is_none() {
+            self.unpaused.notify_waiters();
         }
     }
 
@@ -368,9 +382,10 @@ pub async fn cron(server: Arc<Server>) {
             continue;
         }
         active_expire_cycle(&server, period / 4);
-        if let Some(pause) = *server.pause.lock()
-            && pause.until_ms <= crate::util::now_ms()
-        {
+        // Lift a pause whose time is up even when no client is waiting on it (the lock guard
+        // is released before `pause_in_force` takes it again).
+        let pause = *server.pause.lock();
+        if pause.is_some_and(|p| p.until_ms <= crate::util::now_ms()) {
             server.pause_in_force(false);
         }
     }
