@@ -847,8 +847,13 @@ fn protected_mode_refuses_non_loopback_clients_without_a_password() {
 fn maxclients_refuses_the_client_over_the_limit() {
     let server = Server::start_with(&["--maxclients", "2"]);
     let mut a = server.raw();
-    let mut b = server.raw();
     assert_eq!(a.cmd(&["PING"]), "+PONG\r\n");
+    // The start-up probe's connection must be gone before the slots are counted.
+    wait_for("only this client connected", || {
+        a.cmd(&["INFO", "clients"])
+            .contains("connected_clients:1\r\n")
+    });
+    let mut b = server.raw();
     assert_eq!(b.cmd(&["PING"]), "+PONG\r\n");
     let mut c = server.raw();
     assert_eq!(c.read_reply(), b"-ERR max number of clients reached\r\n");

@@ -289,7 +289,12 @@ async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
             is_local: is_local_ip(addr.ip()),
             unix_path: None,
         };
-        tokio::spawn(serve(server.clone(), stream, peer));
+        match stream.into_std().and_then(super::socket::Socket::new) {
+            Ok(socket) => {
+                tokio::spawn(serve(server.clone(), socket, peer));
+            }
+            Err(e) => log::warning(&format!("Registering client connection: {}", strerror(&e))),
+        }
     }
 }
 
@@ -313,7 +318,12 @@ async fn accept_unix(server: Arc<Server>, listener: UnixListener, path: String) 
             is_local: true,
             unix_path: Some(path.clone()),
         };
-        tokio::spawn(serve(server.clone(), stream, peer));
+        match stream.into_std().and_then(super::socket::Socket::new) {
+            Ok(socket) => {
+                tokio::spawn(serve(server.clone(), socket, peer));
+            }
+            Err(e) => log::warning(&format!("Registering client connection: {}", strerror(&e))),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod fs;
 pub mod info;
 pub mod listen;
 pub mod log;
+pub mod socket;
 pub mod state;
 
 use std::sync::Arc;

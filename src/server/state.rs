@@ -49,7 +49,7 @@ impl State {
                     && entry.expire_at_ms != crate::keyspace::NO_EXPIRY
                     && entry.expire_at_ms > now_ms
                 {
-                    sum += entry.expire_at_ms - now_ms;
+                    sum = sum.saturating_add(entry.expire_at_ms - now_ms);
                     count += 1;
                 }
             }

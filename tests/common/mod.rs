@@ -68,6 +68,8 @@ impl Server {
         panic!("kopi-server did not start");
     }
 
+    /// Ready means this server said so in its log and accepts connections: a free port can
+    /// be taken by another test between `free_port` and the bind, and then the server exits.
     fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -75,9 +77,17 @@ impl Server {
                 return false;
             }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
+                let log = self.log_text();
+                if log.contains("Ready to accept connections") {
+                    return true;
+                }
+                // A quieter loglevel or another log file: alive a moment later is enough.
+                std::thread::sleep(Duration::from_millis(50));
+                if !log.contains("Failed listening") && matches!(self.child.try_wait(), Ok(None)) {
+                    return true;
+                }
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(10));
         }
         false
     }
