@@ -36,20 +36,21 @@ const FAMILIES: &[&[Command]] = &[
 ];
 
 /// Top-level commands by lowercase name.
-static TABLE: LazyLock<HashMap<&'static str, &'static Command>> = LazyLock::new(|| {
-    let mut table = HashMap::new();
-    for family in FAMILIES {
-        for command in *family {
-            let previous = table.insert(command.name, command);
-            assert!(
-                previous.is_none(),
-                "command {} registered twice",
-                command.name
-            );
+static TABLE: LazyLock<HashMap<&'static str, &'static Command, foldhash::fast::RandomState>> =
+    LazyLock::new(|| {
+        let mut table = HashMap::default();
+        for family in FAMILIES {
+            for command in *family {
+                let previous = table.insert(command.name, command);
+                assert!(
+                    previous.is_none(),
+                    "command {} registered twice",
+                    command.name
+                );
+            }
         }
-    }
-    table
-});
+        table
+    });
 
 pub fn all_commands() -> impl Iterator<Item = &'static Command> {
     FAMILIES.iter().flat_map(|f| f.iter())

@@ -366,7 +366,7 @@ fn security_warning() {
 /// `WRITE` pause holds back). Requests that fail before running (unknown command, wrong
 /// arity, NOAUTH) are not held, nor are MONITOR clients, as in Redis.
 fn paused_for(server: &Server, client: &Client, args: &[Bytes]) -> Option<bool> {
-    if client.is_monitor() || server.pause.lock().is_none() {
+    if client.is_monitor() || !server.pause_active() {
         return None;
     }
     let command = commands::resolve(args).ok()?;

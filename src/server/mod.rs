@@ -321,6 +321,11 @@ impl Server {
         }
     }
 
+    /// Whether a CLIENT PAUSE may be in force (one atomic load on the request path).
+    pub fn pause_active(&self) -> bool {
+        crate::keyspace::EXPIRY_DELETIONS_PAUSED.load(Ordering::Relaxed)
+    }
+
     /// Puts a CLIENT PAUSE in force (or lifts it with `None`).
     pub fn set_pause(&self, pause: Option<Pause>) {
         *self.pause.lock() = pause;
