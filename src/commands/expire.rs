@@ -88,6 +88,10 @@ enum Unit {
 
 /// The shared body of EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT (Redis's
 /// `expireGenericCommand`): `relative` adds the current time to the argument.
+///
+/// Effect: `PEXPIREAT key <ms> [option ...]` (PEXPIREAT itself as requested); `DEL key`
+/// (`UNLINK` with `lazyfree-lazy-expire yes`) for a deadline already past; nothing when the
+/// key is missing or a condition fails.
 fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: Unit, relative: bool) -> CmdResult {
     let name = if relative {
         match unit {
@@ -128,10 +132,20 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: Unit, relative: bool) -> 
     if when <= now {
         // A deadline already passed deletes the key (recorded as a deletion, not an expiry).
         ctx.db().remove(key, now);
+        ctx.modified(key);
+        let delete = ctx.state.effects.expired_delete_command();
+        ctx.propagate_as(&[delete, key]);
     } else {
         ctx.db().set_expire(key, when);
+        ctx.modified(key);
+        if name != "pexpireat" && ctx.propagating() {
+            // The effect is the absolute deadline in milliseconds, the options as given.
+            let mut digits = itoa::Buffer::new();
+            let mut effect: Vec<&[u8]> = vec![b"PEXPIREAT", key, digits.format(when).as_bytes()];
+            effect.extend(args[3..].iter().map(|opt| &opt[..]));
+            ctx.propagate_as(&effect);
+        }
     }
-    ctx.modified(key);
     ctx.reply.int(1);
     Ok(())
 }

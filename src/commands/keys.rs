@@ -447,8 +447,11 @@ fn empty_db(ctx: &mut Ctx, index: usize, lazy: bool) -> usize {
 }
 
 /// FLUSHDB [ASYNC | SYNC]
+///
+/// Recorded as requested, even when the db was already empty.
 fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(ctx, args)?;
+    ctx.force_propagation();
     let index = ctx.client.db;
     let removed = empty_db(ctx, index, lazy);
     ctx.state.store.dirty = ctx.state.store.dirty.saturating_add(removed as u64);
@@ -457,8 +460,11 @@ fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// FLUSHALL [ASYNC | SYNC]
+///
+/// Recorded as requested, even when every db was already empty.
 fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(ctx, args)?;
+    ctx.force_propagation();
     let mut removed: u64 = 0;
     for index in 0..ctx.state.store.dbs.len() {
         removed += empty_db(ctx, index, lazy) as u64;

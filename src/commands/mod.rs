@@ -6,6 +6,7 @@
 pub mod connection;
 pub mod expire;
 pub mod keys;
+pub mod propagate;
 pub mod server;
 pub mod string;
 pub mod table;
@@ -125,6 +126,9 @@ pub struct Ctx<'a> {
     pub reply: &'a mut Reply,
     /// The command's clock: one reading per command, so a command sees one instant.
     pub now_ms: i64,
+    /// How the request is to be recorded as an effect, as the handler declared it
+    /// ([`propagate`]).
+    pub declared: propagate::Declared,
 }
 
 impl Ctx<'_> {
@@ -267,20 +271,42 @@ pub fn call(
     let started_us = crate::util::now_us();
     let now_ms = started_us / 1000;
     let errors_before = reply.errors.len();
+    // A top-level command (EXEC with what it runs) is one unit of effects.
+    let top_level = client.call_depth == 0;
+    if top_level && state.effects.is_enabled() {
+        state.effects.begin_unit(now_ms);
+    }
+    let dirty_before = state.store.dirty;
     client.call_depth += 1;
-    let result = {
+    let (result, declared) = {
         let mut ctx = Ctx {
             server,
             state,
             client,
             reply,
             now_ms,
+            declared: propagate::Declared::default(),
         };
         let result = (command.handler)(&mut ctx, args);
         ctx.state.drain_expired();
-        result
+        (result, ctx.declared)
     };
     client.call_depth -= 1;
+    if state.effects.is_enabled() {
+        let changed = state.store.dirty != dirty_before;
+        let is_exec = command.name == "exec";
+        propagate::propagate_request(
+            &mut state.effects,
+            client.db,
+            args,
+            declared,
+            changed,
+            is_exec,
+        );
+        if top_level {
+            state.effects.end_unit();
+        }
+    }
     if let Err(err) = &result {
         reply.error_bytes(err.bytes());
     }

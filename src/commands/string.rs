@@ -277,7 +277,8 @@ struct SetFlags {
 
 /// Redis's `setGenericCommand` after the options are validated: with `get` the old value is
 /// replied first. Stores `value` unless NX/XX forbid it, applying `deadline` (absolute Unix
-/// ms); returns whether it stored.
+/// ms); returns whether it stored. With a deadline the effect is `SET key value PXAT <ms>`,
+/// whatever form the deadline was given in.
 fn set_generic(
     ctx: &mut Ctx,
     key: &[u8],
@@ -304,11 +305,17 @@ fn set_generic(
         db.set_expire(key, at);
     }
     ctx.modified(key);
-    if let Some(at) = deadline
-        && at <= now
-    {
-        // Already in the past (EXAT/PXAT): the key is gone at once (and logged as a DEL with #3).
-        ctx.db().expire_if_needed(key, now);
+    if let Some(at) = deadline {
+        if ctx.propagating() {
+            let mut digits = itoa::Buffer::new();
+            let at_text = digits.format(at).as_bytes();
+            ctx.propagate_as(&[&b"SET"[..], key, value, b"PXAT", at_text]);
+        }
+        if at <= now {
+            // Already in the past (EXAT/PXAT): the key expires at once, recorded as a `DEL`
+            // after the `SET` (Redis records the same pair, the `DEL` when it meets the key).
+            ctx.db().expire_if_needed(key, now);
+        }
     }
     Ok(true)
 }
@@ -328,6 +335,16 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         keepttl: o.keepttl,
     };
     let stored = set_generic(ctx, &args[1], &args[2], flags, deadline)?;
+    if stored && o.get && deadline.is_none() && ctx.propagating() {
+        // The effect is the request without its GET words.
+        let effect: Vec<&[u8]> = args
+            .iter()
+            .enumerate()
+            .filter(|(i, arg)| *i < 3 || !eq_ignore_case(option_word(arg), "get"))
+            .map(|(_, arg)| &arg[..])
+            .collect();
+        ctx.propagate_as(&effect);
+    }
     if !o.get {
         if stored {
             ctx.reply.ok();
@@ -376,22 +393,30 @@ fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// GETSET key value
+///
+/// Effect: `SET key value`.
 fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let flags = SetFlags {
         get: true,
         ..SetFlags::default()
     };
-    set_generic(ctx, &args[1], &args[2], flags, None)?;
+    if set_generic(ctx, &args[1], &args[2], flags, None)? {
+        ctx.propagate_as(&[&b"SET"[..], &args[1], &args[2]]);
+    }
     Ok(())
 }
 
 /// GETDEL key
+///
+/// Effect: `DEL key` (`UNLINK key` with `lazyfree-lazy-user-del yes`).
 fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     if get_generic(ctx, key)? {
         let now = ctx.now_ms;
         if ctx.db().remove(key, now).is_some() {
             ctx.modified(key);
+            let delete = ctx.state.effects.user_delete_command();
+            ctx.propagate_as(&[delete, key]);
         }
     }
     Ok(())
@@ -399,6 +424,9 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
 /// PXAT unix-time-milliseconds | PERSIST]
+///
+/// Effect: `PEXPIREAT key <ms>`; `DEL key` (`UNLINK` with `lazyfree-lazy-expire yes`) for a
+/// deadline already past; `PERSIST key` when it removed a TTL.
 fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let o = parse_string_options(args, false)?;
     let key = &args[1];
@@ -419,13 +447,22 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if at <= now {
             // An EXAT/PXAT already in the past deletes the key.
             ctx.db().remove(key, now);
+            ctx.modified(key);
+            let delete = ctx.state.effects.expired_delete_command();
+            ctx.propagate_as(&[delete, key]);
         } else {
             ctx.db().set_expire(key, at);
+            ctx.modified(key);
+            if ctx.propagating() {
+                let mut digits = itoa::Buffer::new();
+                let at_text = digits.format(at).as_bytes();
+                ctx.propagate_as(&[&b"PEXPIREAT"[..], key, at_text]);
+            }
         }
-        ctx.modified(key);
     } else if o.persist && had_ttl {
         ctx.db().set_expire(key, NO_EXPIRY);
         ctx.modified(key);
+        ctx.propagate_as(&[&b"PERSIST"[..], key]);
     }
     Ok(())
 }
@@ -523,6 +560,8 @@ fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// INCRBYFLOAT key increment
+///
+/// Effect: `SET key <new value> KEEPTTL`, so replaying never depends on float arithmetic.
 fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let text = match get_string_mut(ctx, key)? {
@@ -540,6 +579,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     };
     ctx.modified(key);
+    ctx.propagate_as(&[&b"SET"[..], key, &text, b"KEEPTTL"]);
     ctx.reply.bulk(&text);
     Ok(())
 }

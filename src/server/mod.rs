@@ -231,7 +231,18 @@ impl Server {
     }
 
     fn apply_config_to_state(&self, state: &mut State) {
-        state.stats.latency_tracking = self.config.read().get_bool("latency-tracking");
+        let config = self.config.read();
+        state.stats.latency_tracking = config.get_bool("latency-tracking");
+        state
+            .effects
+            .set_timestamps(config.get_bool("aof-timestamp-enabled"));
+        state
+            .effects
+            .set_unlink_expired(config.get_bool("lazyfree-lazy-expire"));
+        state
+            .effects
+            .set_unlink_user_del(config.get_bool("lazyfree-lazy-user-del"));
+        drop(config);
         while state.slowlog.entries.len() > self.limits.slowlog_max_len() {
             state.slowlog.entries.pop_back();
         }

@@ -1,10 +1,11 @@
 //! What lives under the keyspace lock besides the keyspace: statistics, the slow log, the
-//! latency monitor. One lock acquisition covers a whole pipeline batch.
+//! latency monitor, the effects buffer. One lock acquisition covers a whole pipeline batch.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
+use crate::commands::propagate::Effects;
 use crate::error::Error;
 use crate::keyspace::Store;
 use crate::server::Server;
@@ -18,6 +19,9 @@ pub struct State {
     /// Per db, the estimated average time to live of keys with an expiry, in milliseconds
     /// (INFO keyspace `avg_ttl`), refreshed by the cron from samples as Redis does.
     pub avg_ttl_ms: Vec<i64>,
+    /// What the writes changed, encoded for the append-only file (filled only while
+    /// propagation is enabled).
+    pub effects: Effects,
 }
 
 impl State {
@@ -28,6 +32,7 @@ impl State {
             slowlog: SlowLog::default(),
             latency: LatencyMonitor::default(),
             avg_ttl_ms: vec![0; databases],
+            effects: Effects::default(),
         }
     }
 
@@ -64,12 +69,19 @@ impl State {
         }
     }
 
-    /// Counts keys that expired during the last command. With the AOF (#3) these are also the
-    /// `DEL` records to log.
+    /// Counts the keys that expired (lazily or in the background cycle) since the last call
+    /// and records each deletion as an effect (`DEL key`, or `UNLINK key` with
+    /// `lazyfree-lazy-expire yes`, in the key's db).
     pub fn drain_expired(&mut self) {
-        for db in &mut self.store.dbs {
+        for (index, db) in self.store.dbs.iter_mut().enumerate() {
             if !db.expired_keys.is_empty() {
                 self.stats.expired_keys += db.expired_keys.len() as u64;
+                if self.effects.is_enabled() {
+                    let delete = self.effects.expired_delete_command();
+                    for key in &db.expired_keys {
+                        self.effects.push(index, &[delete, &key[..]]);
+                    }
+                }
                 db.expired_keys.clear();
             }
         }
