@@ -5,12 +5,14 @@
 //! - [`protocol`]: RESP2/RESP3 and inline requests in, replies out;
 //! - [`commands`]: the command table and one file per command family;
 //! - [`keyspace`]: databases, shards, entries, expiry index, WATCH bookkeeping;
+//! - [`persistence`]: durable files: the AOF manifest and the storage primitives under it;
 //! - [`server`]: listeners, connections, clients, configuration, logging, INFO.
 
 pub mod clock;
 pub mod commands;
 pub mod error;
 pub mod keyspace;
+pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod util;

@@ -1,30 +1,13 @@
-//! Crash-safe file replacement: write a temporary file, fsync it, rename it over the target,
-//! fsync the directory. A reader sees the old file or the new one, never a torn one.
+//! Crash-safe replacement of the config file (CONFIG REWRITE), through the one implementation
+//! in [`crate::persistence::fs`]: a reader sees the old file or the new one, never a torn one.
 
-use std::io::Write;
 use std::path::Path;
 
+use crate::persistence::fs::{OsStorage, write_file_atomically};
+
+/// Permissions of a rewritten config file, as Redis sets them (less the umask).
+const CONFIG_FILE_MODE: u32 = 0o644;
+
 pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!("temp-{}-{}", std::process::id(), name));
-    {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-    }
-    if let Err(e) = std::fs::rename(&temp, path) {
-        let _ = std::fs::remove_file(&temp);
-        return Err(e);
-    }
-    std::fs::File::open(dir)?.sync_all()
+    write_file_atomically(&OsStorage, path, contents, CONFIG_FILE_MODE).map_err(|e| e.source)
 }

@@ -1,0 +1,16 @@
+//! Persistence: the files that keep acknowledged writes across restarts.
+//!
+//! kopi's data directory is interchangeable with Redis 7.0's: the append-only file is Redis's
+//! multi-part layout (`appendonlydir/appendonly.aof.manifest` naming one base file and the
+//! incremental files that follow it), with the same names, sequence numbers and manifest bytes.
+//!
+//! - [`fs`]: the storage primitives every durable file goes through, written once: create a
+//!   file that cannot collide or follow a symlink, replace a file atomically and durably
+//!   (temp → write → fsync → rename → fsync the directory), open for appending, fdatasync;
+//!   behind a small [`fs::Storage`] trait so tests can fail any step.
+//! - [`manifest`]: the manifest itself: parsing with Redis's exact acceptance rules and error
+//!   messages, byte-identical serialization, file naming, and the changes the AOF makes to it
+//!   (new incr file, committed rewrite, dropped history, upgrade from a single old-style file).
+
+pub mod fs;
+pub mod manifest;
