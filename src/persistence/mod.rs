@@ -1,0 +1,1 @@
+pub mod aof_reader;
