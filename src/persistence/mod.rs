@@ -11,6 +11,9 @@
 //! - [`manifest`]: the manifest itself: parsing with Redis's exact acceptance rules and error
 //!   messages, byte-identical serialization, file naming, and the changes the AOF makes to it
 //!   (new incr file, committed rewrite, dropped history, upgrade from a single old-style file).
+//! - [`aof_reader`]: the streaming reader of AOF command files (RESP arrays and `#TS:`
+//!   annotations), reporting clean ends, torn tails and corruption with Redis's offsets.
 
+pub mod aof_reader;
 pub mod fs;
 pub mod manifest;
