@@ -711,7 +711,7 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let save_points = !ctx.server.config.read().get("save").is_empty();
     if save || (save_points && !nosave) {
         crate::server::log::warning(
-            "kopi has no persistence yet: the dataset is not saved before exiting.",
+            "kopi has no RDB writer yet: no RDB snapshot is saved before exiting.",
         );
     }
     ctx.server.request_shutdown();

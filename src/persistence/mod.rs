@@ -12,5 +12,6 @@
 //!   messages, byte-identical serialization, file naming, and the changes the AOF makes to it
 //!   (new incr file, committed rewrite, dropped history, upgrade from a single old-style file).
 
+pub mod aof;
 pub mod fs;
 pub mod manifest;

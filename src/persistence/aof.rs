@@ -1,0 +1,511 @@
+//! The append-only file writer and the durability contract.
+//!
+//! With `appendonly yes` every write records its effects into the effects buffer in
+//! [`State`](crate::server::state::State) under the keyspace lock (see
+//! [`crate::commands::propagate`]); each byte of that stream has a log sequence number (LSN).
+//! One writer thread drains everything pending, from all connections, with one `write(2)`
+//! (group commit) and publishes `written_lsn`; under `appendfsync always` it then fdatasyncs
+//! the group and publishes `synced_lsn`. Under `everysec` a second thread fdatasyncs once a
+//! second, so no reply ever waits for an fsync; under `no` nothing is synced before shutdown.
+//!
+//! A connection whose batch advanced the LSN holds its replies until `written_lsn`
+//! (`everysec`, `no`) or `synced_lsn` (`always`) covers the LSN at the end of its batch
+//! ([`Aof::wait_durable`]). A batch that wrote nothing never waits.
+//!
+//! A failed write poisons the file: what was written of the group is cut off again
+//! (`ftruncate` back to the last complete group), the group stays in memory and is retried
+//! once a second, replies that need it keep waiting, and new writes are refused with
+//! `-MISCONF` until a retry succeeds. A failed fdatasync under `always` ends the process, as
+//! in Redis (the kernel may have dropped the dirty pages: retrying and believing it is the
+//! fsyncgate mistake); under `everysec` it is reported and refuses writes from then on.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::fs::{self as pfs, OsStorage, Storage};
+use super::manifest::{AppendFilename, BaseFormat, LastIncr, Manifest, file_path};
+use crate::server::Server;
+use crate::server::log;
+
+/// `appendfsync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    Always,
+    Everysec,
+    No,
+}
+
+impl Fsync {
+    pub fn parse(text: &str) -> Fsync {
+        match text {
+            "always" => Fsync::Always,
+            "no" => Fsync::No,
+            _ => Fsync::Everysec,
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        match self {
+            Fsync::Everysec => 0,
+            Fsync::Always => 1,
+            Fsync::No => 2,
+        }
+    }
+
+    fn from_u8(v: u8) -> Fsync {
+        match v {
+            1 => Fsync::Always,
+            2 => Fsync::No,
+            _ => Fsync::Everysec,
+        }
+    }
+}
+
+/// How long the writer sleeps when nobody wakes it: background expiries are drained at least
+/// this often, and a failed write is retried at this pace.
+const IDLE_WAKE: Duration = Duration::from_millis(100);
+/// A failed write is retried after this long.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The running AOF: what connections, INFO and CONFIG SET see of the writer.
+pub struct Aof {
+    written: watch::Sender<u64>,
+    synced: watch::Sender<u64>,
+    policy: AtomicU8,
+    /// The writer has something to do (or must stop).
+    kick: Mutex<Kick>,
+    kicked: Condvar,
+    /// `strerror` of the write or fsync error in force; `None` when writes are accepted.
+    error: Mutex<Option<String>>,
+    error_flag: AtomicBool,
+    /// `aof_current_size`: the base and incr files' bytes.
+    current_size: AtomicU64,
+    /// `aof_base_size`.
+    base_size: AtomicU64,
+    /// An everysec fdatasync is running (`aof_pending_bio_fsync`).
+    fsync_pending: AtomicBool,
+    /// The incr file's path, for log lines.
+    incr_path: PathBuf,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Kick {
+    pending: bool,
+    stop: bool,
+}
+
+impl Aof {
+    pub fn policy(&self) -> Fsync {
+        Fsync::from_u8(self.policy.load(Ordering::Relaxed))
+    }
+
+    /// `CONFIG SET appendfsync`.
+    pub fn set_policy(&self, policy: Fsync) {
+        self.policy.store(policy.to_u8(), Ordering::Relaxed);
+        self.wake();
+    }
+
+    /// The error that refuses writes (`-MISCONF Errors writing to the AOF file: <this>`).
+    pub fn write_error(&self) -> Option<String> {
+        if !self.error_flag.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+
+    pub fn current_size(&self) -> u64 {
+        self.current_size.load(Ordering::Relaxed)
+    }
+
+    pub fn base_size(&self) -> u64 {
+        self.base_size.load(Ordering::Relaxed)
+    }
+
+    pub fn fsync_pending(&self) -> bool {
+        self.fsync_pending.load(Ordering::Relaxed)
+    }
+
+    pub fn written_lsn(&self) -> u64 {
+        *self.written.borrow()
+    }
+
+    pub fn synced_lsn(&self) -> u64 {
+        *self.synced.borrow()
+    }
+
+    /// Tells the writer there are records to write.
+    pub fn wake(&self) {
+        if let Ok(mut kick) = self.kick.lock() {
+            kick.pending = true;
+        }
+        self.kicked.notify_all();
+    }
+
+    /// Waits until the records up to `lsn` are as durable as `appendfsync` requires for a
+    /// reply to leave. Returns false if the writer is gone (the server is stopping).
+    pub async fn wait_durable(&self, lsn: u64) -> bool {
+        self.wake();
+        loop {
+            let policy = self.policy();
+            let mut rx = match policy {
+                Fsync::Always => self.synced.subscribe(),
+                _ => self.written.subscribe(),
+            };
+            // A change of policy while waiting re-evaluates which LSN counts.
+            let done = tokio::select! {
+                r = rx.wait_for(|&v| v >= lsn) => Some(r.is_ok()),
+                _ = tokio::time::sleep(Duration::from_millis(200)) => None,
+            };
+            match done {
+                Some(ok) => return ok,
+                None if self.policy() != policy => continue,
+                None => {}
+            }
+        }
+    }
+
+    fn set_error(&self, text: Option<String>) {
+        if let Ok(mut e) = self.error.lock() {
+            *e = text;
+            self.error_flag.store(e.is_some(), Ordering::Relaxed);
+        }
+    }
+
+    /// Writes and syncs what is pending and stops the threads (SHUTDOWN, SIGTERM).
+    pub fn shutdown(&self) {
+        if let Ok(mut kick) = self.kick.lock() {
+            kick.stop = true;
+        }
+        self.kicked.notify_all();
+        let threads = match self.threads.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(_) => Vec::new(),
+        };
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The text of an OS error without Rust's ` (os error N)` suffix, as `strerror` gives it.
+pub fn strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// The AOF directory and file name from the configuration (`dir` is the working directory).
+pub fn paths(server: &Server) -> Result<(PathBuf, AppendFilename), String> {
+    let config = server.config.read();
+    let dir = PathBuf::from(config.get("appenddirname"));
+    let filename = AppendFilename::new(config.get("appendfilename").as_bytes().to_vec())
+        .map_err(|e| format!("Invalid appendfilename: {e}"))?;
+    Ok((dir, filename))
+}
+
+/// Makes sure the AOF directory has a manifest with a base and an incr file, creating them
+/// for a fresh start (an empty RESP base: kopi has no RDB writer yet), and returns it.
+pub fn prepare_dir(dir: &Path, filename: &AppendFilename) -> Result<Manifest, String> {
+    let storage = OsStorage;
+    let mut manifest = Manifest::load(dir, filename)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            format!(
+                "Can't create the AOF directory {}: {}",
+                dir.display(),
+                strerror(&e)
+            )
+        })?;
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        pfs::fsync_dir(&parent).map_err(|e| strerror(&e))?;
+    }
+    let mut changed = false;
+    if manifest.base().is_none() && manifest.incrs().is_empty() {
+        let base = manifest
+            .commit_rewrite(filename, BaseFormat::Aof, LastIncr::Keep)
+            .map_err(|e| e.to_string())?;
+        let path = file_path(dir, &base.name);
+        let file = storage
+            .create_new(&path, pfs::DATA_FILE_MODE)
+            .map_err(|e| {
+                format!(
+                    "Can't create the AOF base file {}: {}",
+                    path.display(),
+                    strerror(&e)
+                )
+            })?;
+        storage.sync_all(&file).map_err(|e| strerror(&e))?;
+        log::notice(&format!(
+            "Creating AOF base file {} on server start",
+            String::from_utf8_lossy(&base.name)
+        ));
+        changed = true;
+    }
+    if manifest.incrs().is_empty() {
+        let incr = manifest
+            .open_new_incr(filename)
+            .map_err(|e| e.to_string())?;
+        let path = file_path(dir, &incr.name);
+        let file = storage.open_append(&path).map_err(|e| {
+            format!(
+                "Can't open the append-only file {}: {}",
+                path.display(),
+                strerror(&e)
+            )
+        })?;
+        storage.sync_all(&file).map_err(|e| strerror(&e))?;
+        log::notice(&format!(
+            "Creating AOF incr file {} on server start",
+            String::from_utf8_lossy(&incr.name)
+        ));
+        changed = true;
+    }
+    if changed {
+        storage.sync_dir(dir).map_err(|e| strerror(&e))?;
+        manifest
+            .persist(&storage, dir, filename)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(manifest)
+}
+
+/// `appendonly yes` at start-up: prepare the AOF directory, load what it holds, start the
+/// writer.
+pub fn open_at_start(server: &Arc<Server>) -> Result<(), String> {
+    let (dir, filename) = paths(server)?;
+    let manifest = prepare_dir(&dir, &filename)?;
+    let aof = start(server, &dir, &manifest)?;
+    let _ = server.aof.set(aof);
+    Ok(())
+}
+
+/// Opens the last incr file for appending, enables the effects buffer and starts the writer.
+pub fn start(server: &Arc<Server>, dir: &Path, manifest: &Manifest) -> Result<Arc<Aof>, String> {
+    let incr = manifest
+        .last_incr()
+        .ok_or_else(|| "The AOF manifest has no incr file".to_string())?;
+    let incr_path = file_path(dir, &incr.name);
+    let file = pfs::open_append(&incr_path).map_err(|e| {
+        format!(
+            "Can't open the append-only file {}: {}",
+            incr_path.display(),
+            strerror(&e)
+        )
+    })?;
+    let incr_size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut total = 0u64;
+    let mut base_size = 0u64;
+    for f in manifest.files_to_load() {
+        let len = std::fs::metadata(file_path(dir, &f.name))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        total = total.saturating_add(len);
+        if f.kind == super::manifest::FileKind::Base {
+            base_size = len;
+        }
+    }
+    let policy = Fsync::parse(server.config.read().get("appendfsync"));
+    let lsn = {
+        let mut state = server.state.lock();
+        state.effects.set_enabled(true);
+        state.effects.lsn()
+    };
+    let aof = Arc::new(Aof {
+        written: watch::Sender::new(lsn),
+        synced: watch::Sender::new(lsn),
+        policy: AtomicU8::new(policy.to_u8()),
+        kick: Mutex::new(Kick::default()),
+        kicked: Condvar::new(),
+        error: Mutex::new(None),
+        error_flag: AtomicBool::new(false),
+        current_size: AtomicU64::new(total),
+        base_size: AtomicU64::new(base_size),
+        fsync_pending: AtomicBool::new(false),
+        incr_path,
+        threads: Mutex::new(Vec::new()),
+    });
+    let sync_file = Arc::new(
+        file.try_clone()
+            .map_err(|e| format!("Can't duplicate the AOF descriptor: {}", strerror(&e)))?,
+    );
+    let writer = {
+        let server = server.clone();
+        let aof = aof.clone();
+        let sync_file = sync_file.clone();
+        std::thread::Builder::new()
+            .name("aof-writer".into())
+            .spawn(move || writer_loop(&server, &aof, file, incr_size, &sync_file))
+            .map_err(|e| e.to_string())?
+    };
+    let syncer = {
+        let aof = aof.clone();
+        std::thread::Builder::new()
+            .name("aof-fsync".into())
+            .spawn(move || fsync_loop(&aof, &sync_file))
+            .map_err(|e| e.to_string())?
+    };
+    if let Ok(mut t) = aof.threads.lock() {
+        t.push(writer);
+        t.push(syncer);
+    }
+    Ok(aof)
+}
+
+/// The writer thread: group commit of everything pending.
+fn writer_loop(server: &Server, aof: &Aof, mut file: File, mut size: u64, sync_file: &File) {
+    let storage = OsStorage;
+    let mut group: Vec<u8> = Vec::new();
+    let mut group_lsn = aof.written_lsn();
+    let mut failed_at: Option<Instant> = None;
+    loop {
+        let stop = {
+            let Ok(mut kick) = aof.kick.lock() else {
+                return;
+            };
+            if !kick.pending && !kick.stop {
+                kick = match aof.kicked.wait_timeout(kick, IDLE_WAKE) {
+                    Ok((k, _)) => k,
+                    Err(_) => return,
+                };
+            }
+            kick.pending = false;
+            kick.stop
+        };
+        if let Some(at) = failed_at
+            && at.elapsed() < RETRY_AFTER
+            && !stop
+        {
+            continue;
+        }
+        group_lsn = server.state.lock().effects.take(&mut group).max(group_lsn);
+        if !group.is_empty() {
+            match pfs::write_all(&storage, &mut file, &group) {
+                Ok(()) => {
+                    size = size.saturating_add(group.len() as u64);
+                    aof.current_size
+                        .fetch_add(group.len() as u64, Ordering::Relaxed);
+                    group.clear();
+                    if failed_at.take().is_some() {
+                        log::warning("AOF write error looks solved, kopi can write again.");
+                        aof.set_error(None);
+                    }
+                }
+                Err(e) => {
+                    write_failed(aof, &file, size, &e, failed_at.is_none());
+                    failed_at = Some(Instant::now());
+                    if stop {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        aof.written.send_if_modified(|v| {
+            let changed = *v < group_lsn;
+            *v = (*v).max(group_lsn);
+            changed
+        });
+        let policy = aof.policy();
+        if policy == Fsync::Always || stop {
+            if let Err(e) = storage.sync_data(sync_file) {
+                log::warning(&format!(
+                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
+                    strerror(&e)
+                ));
+                std::process::exit(1);
+            }
+            publish_synced(aof, group_lsn);
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+fn publish_synced(aof: &Aof, lsn: u64) {
+    aof.synced.send_if_modified(|v| {
+        let changed = *v < lsn;
+        *v = (*v).max(lsn);
+        changed
+    });
+}
+
+/// A failed or short write: cut the file back to the last complete group and refuse writes.
+fn write_failed(aof: &Aof, file: &File, size: u64, e: &io::Error, first: bool) {
+    let text = strerror(e);
+    if first {
+        log::warning(&format!("Error writing to the AOF file: {text}"));
+    }
+    if let Err(t) = file.set_len(size) {
+        log::warning(&format!(
+            "Could not remove short write from the append-only file {}. kopi may refuse to load the AOF the next time it starts. ftruncate: {}",
+            aof.incr_path.display(),
+            strerror(&t)
+        ));
+    }
+    aof.set_error(Some(text));
+}
+
+/// The everysec thread: one fdatasync a second of what was written, off every reply's path.
+fn fsync_loop(aof: &Aof, file: &File) {
+    let mut failed = false;
+    let mut last = Instant::now();
+    loop {
+        let wait = Duration::from_secs(1).saturating_sub(last.elapsed());
+        let stop = {
+            let Ok(kick) = aof.kick.lock() else {
+                return;
+            };
+            if kick.stop || wait.is_zero() {
+                kick.stop
+            } else {
+                match aof.kicked.wait_timeout(kick, wait) {
+                    Ok((k, _)) => k.stop,
+                    Err(_) => return,
+                }
+            }
+        };
+        if stop {
+            return;
+        }
+        if last.elapsed() < Duration::from_secs(1) {
+            continue;
+        }
+        last = Instant::now();
+        if aof.policy() != Fsync::Everysec || failed {
+            continue;
+        }
+        let target = aof.written_lsn();
+        if target <= aof.synced_lsn() {
+            continue;
+        }
+        aof.fsync_pending.store(true, Ordering::Relaxed);
+        let result = pfs::fdatasync(file);
+        aof.fsync_pending.store(false, Ordering::Relaxed);
+        match result {
+            Ok(()) => publish_synced(aof, target),
+            Err(e) => {
+                let text = strerror(&e);
+                log::warning(&format!("Fail to fsync the AOF file: {text}"));
+                // The kernel may have dropped the pages: never trust this descriptor again.
+                aof.set_error(Some(text));
+                failed = true;
+            }
+        }
+    }
+}
