@@ -155,3 +155,237 @@ fn a_pipeline_of_writes_is_one_group_and_every_record_lands() {
         ));
     }
 }
+
+/// Runs the server on `dir` until it exits by itself (a refused start): its status and log.
+fn start_refused(dir: &Path, extra: &[&str]) -> (std::process::ExitStatus, String) {
+    let log = dir.join("refused.log");
+    let mut args = vec![
+        "--port".to_string(),
+        common::free_port().to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--dir".into(),
+        dir.display().to_string(),
+        "--appendonly".into(),
+        "yes".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kopi-server"))
+        .args(&args)
+        .current_dir(dir)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, std::fs::read_to_string(&log).unwrap());
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the server started although it should have refused: {}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn crash(mut server: Server) {
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+/// Writes keys (some with TTLs, some in db 3, some in a transaction), SIGKILLs the server
+/// right after the last reply, restarts on the same directory: every acknowledged write is
+/// there, with the same absolute deadline.
+fn acknowledged_writes_survive_sigkill(policy: &str) {
+    let d = dir();
+    let args = ["--appendonly", "yes", "--appendfsync", policy];
+    let server = Server::start_in(&d.0, &args);
+    let mut raw = server.raw();
+    for i in 0..100 {
+        let key = format!("k{i}");
+        let value = format!("v{i}");
+        if i % 3 == 0 {
+            assert_eq!(raw.cmd(&["SET", &key, &value, "EX", "1000"]), "+OK\r\n");
+        } else {
+            assert_eq!(raw.cmd(&["SET", &key, &value]), "+OK\r\n");
+        }
+    }
+    assert_eq!(raw.cmd(&["INCR", "counter"]), ":1\r\n");
+    assert_eq!(raw.cmd(&["INCR", "counter"]), ":2\r\n");
+    assert_eq!(raw.cmd(&["DEL", "k1"]), ":1\r\n");
+    assert_eq!(raw.cmd(&["SELECT", "3"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["SET", "in3", "x", "PX", "500000"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["SET", "t1", "a"]), "+QUEUED\r\n");
+    assert_eq!(raw.cmd(&["APPEND", "t1", "b"]), "+QUEUED\r\n");
+    assert_eq!(raw.cmd(&["EXEC"]), "*2\r\n+OK\r\n:2\r\n");
+    let mut deadlines = Vec::new();
+    assert_eq!(raw.cmd(&["SELECT", "0"]), "+OK\r\n");
+    for i in (0..100).step_by(3) {
+        deadlines.push(raw.cmd(&["PEXPIRETIME", &format!("k{i}")]));
+    }
+    raw.cmd(&["SELECT", "3"]);
+    let deadline3 = raw.cmd(&["PEXPIRETIME", "in3"]);
+    crash(server);
+
+    let server = Server::start_in(&d.0, &args);
+    // Loading counts as no unsaved change and as no command served.
+    assert_eq!(
+        info_field(&server, "rdb_changes_since_last_save").as_deref(),
+        Some("0")
+    );
+    let stats = server.raw().cmd(&["INFO", "stats"]);
+    assert!(stats.contains("total_commands_processed:1\r\n"), "{stats}");
+    let mut raw = server.raw();
+    for i in 0..100 {
+        let expected = if i == 1 {
+            "$-1\r\n".to_string()
+        } else {
+            let v = format!("v{i}");
+            format!("${}\r\n{v}\r\n", v.len())
+        };
+        assert_eq!(
+            raw.cmd(&["GET", &format!("k{i}")]),
+            expected,
+            "{policy}: k{i}"
+        );
+    }
+    for (n, i) in (0..100).step_by(3).enumerate() {
+        assert_eq!(raw.cmd(&["PEXPIRETIME", &format!("k{i}")]), deadlines[n]);
+    }
+    assert_eq!(raw.cmd(&["PEXPIRETIME", "k2"]), ":-1\r\n");
+    assert_eq!(raw.cmd(&["GET", "counter"]), "$1\r\n2\r\n");
+    assert_eq!(raw.cmd(&["SELECT", "3"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["GET", "t1"]), "$2\r\nab\r\n");
+    assert_eq!(raw.cmd(&["PEXPIRETIME", "in3"]), deadline3);
+    assert_eq!(raw.cmd(&["DBSIZE"]), ":2\r\n");
+    drop(raw);
+    // A write after the restart goes on in the same incr file, after what was loaded.
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["SET", "after", "restart"]), "+OK\r\n");
+    crash(server);
+    let server = Server::start_in(&d.0, &args);
+    assert_eq!(server.raw().cmd(&["GET", "after"]), "$7\r\nrestart\r\n");
+    assert_eq!(server.raw().cmd(&["GET", "k99"]), "$3\r\nv99\r\n");
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill_always() {
+    acknowledged_writes_survive_sigkill("always");
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill_everysec() {
+    acknowledged_writes_survive_sigkill("everysec");
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill_no() {
+    acknowledged_writes_survive_sigkill("no");
+}
+
+/// A directory with one key written, the server killed, then `tail` appended to the incr.
+fn dir_with_tail(tail: &[u8]) -> Dir {
+    let d = dir();
+    let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    assert_eq!(server.raw().cmd(&["SET", "kept", "1"]), "+OK\r\n");
+    crash(server);
+    let mut incr = read(&d.0, INCR);
+    incr.extend_from_slice(tail);
+    std::fs::write(d.0.join(INCR), incr).unwrap();
+    d
+}
+
+const TORN: &[u8] = b"*3\r\n$3\r\nSET\r\n$4\r\ntorn\r\n$5\r\nval";
+
+#[test]
+fn a_torn_tail_is_cut_with_aof_load_truncated_yes() {
+    let d = dir_with_tail(TORN);
+    let before = read(&d.0, INCR).len();
+    let server = Server::start_in(
+        &d.0,
+        &["--appendonly", "yes", "--aof-load-truncated", "yes"],
+    );
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["GET", "kept"]), "$1\r\n1\r\n");
+    assert_eq!(raw.cmd(&["GET", "torn"]), "$-1\r\n");
+    let cut_to = before - TORN.len();
+    assert_eq!(read(&d.0, INCR).len(), cut_to);
+    let log = server.log_text();
+    assert!(
+        log.contains(&format!(
+            "!!! Truncating the AOF appendonly.aof.1.incr.aof at offset {cut_to} !!!"
+        )),
+        "{log}"
+    );
+    // Writes after the cut replay cleanly.
+    assert_eq!(raw.cmd(&["SET", "next", "2"]), "+OK\r\n");
+    crash(server);
+    let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    assert_eq!(server.raw().cmd(&["GET", "next"]), "$1\r\n2\r\n");
+}
+
+#[test]
+fn a_torn_tail_refuses_the_start_with_aof_load_truncated_no() {
+    let d = dir_with_tail(TORN);
+    let before = read(&d.0, INCR);
+    let (status, log) = start_refused(&d.0, &["--aof-load-truncated", "no"]);
+    assert!(!status.success());
+    assert!(
+        log.contains(
+            "Unexpected end of file reading the append only file appendonly.aof.1.incr.aof"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("offset {}", before.len() - TORN.len())),
+        "{log}"
+    );
+    assert!(log.contains("kopi-check-aof --fix"), "{log}");
+    // Nothing on disk changed.
+    assert_eq!(read(&d.0, INCR), before);
+}
+
+#[test]
+fn garbage_in_the_middle_refuses_the_start_whatever_aof_load_truncated_says() {
+    let mut tail = b"garbage\r\n".to_vec();
+    tail.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n");
+    let d = dir_with_tail(&tail);
+    let before = read(&d.0, INCR);
+    let offset = before.len() - tail.len();
+    let (status, log) = start_refused(&d.0, &["--aof-load-truncated", "yes"]);
+    assert!(!status.success());
+    assert!(
+        log.contains(&format!(
+            "Bad file format reading the append only file appendonly.aof.1.incr.aof at offset {offset}"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("kopi-check-aof --fix"), "{log}");
+    assert_eq!(read(&d.0, INCR), before);
+}
+
+#[test]
+fn an_rdb_base_refuses_the_start() {
+    let d = dir();
+    let aofdir = d.0.join("appendonlydir");
+    std::fs::create_dir_all(&aofdir).unwrap();
+    std::fs::write(
+        aofdir.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    std::fs::write(aofdir.join("appendonly.aof.1.base.rdb"), b"REDIS0010\xff").unwrap();
+    std::fs::write(aofdir.join("appendonly.aof.1.incr.aof"), b"").unwrap();
+    let (status, log) = start_refused(&d.0, &[]);
+    assert!(!status.success());
+    assert!(
+        log.contains("is in RDB format: kopi cannot load RDB base files yet"),
+        "{log}"
+    );
+}

@@ -30,8 +30,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::fs::{self as pfs, OsStorage, Storage};
-use super::manifest::{AppendFilename, BaseFormat, LastIncr, Manifest, file_path};
+use bytes::Bytes;
+
+use super::aof_reader::{AofReader, End, Event, ReadError, ReadOptions, truncate_file};
+use super::manifest::{AppendFilename, BaseFormat, FileKind, LastIncr, Manifest, file_path};
+use crate::commands;
+use crate::protocol::reply::{Protocol, Reply};
 use crate::server::Server;
+use crate::server::client::{Client, ClientHandle, Peer};
 use crate::server::log;
 
 /// `appendfsync`.
@@ -289,6 +295,8 @@ pub fn prepare_dir(dir: &Path, filename: &AppendFilename) -> Result<Manifest, St
 pub fn open_at_start(server: &Arc<Server>) -> Result<(), String> {
     let (dir, filename) = paths(server)?;
     let manifest = prepare_dir(&dir, &filename)?;
+    let truncated_ok = server.config.read().get_bool("aof-load-truncated");
+    load(server, &dir, &manifest, truncated_ok)?;
     let aof = start(server, &dir, &manifest)?;
     let _ = server.aof.set(aof);
     Ok(())
@@ -315,7 +323,7 @@ pub fn start(server: &Arc<Server>, dir: &Path, manifest: &Manifest) -> Result<Ar
             .map(|m| m.len())
             .unwrap_or(0);
         total = total.saturating_add(len);
-        if f.kind == super::manifest::FileKind::Base {
+        if f.kind == FileKind::Base {
             base_size = len;
         }
     }
@@ -508,4 +516,150 @@ fn fsync_loop(aof: &Aof, file: &File) {
             }
         }
     }
+}
+
+/// Loads the base and the incr files of `manifest`, in order, through the command table with
+/// a client of its own (propagation is off while loading: the effects buffer is enabled only
+/// afterwards). `MULTI` … `EXEC` blocks replay atomically as the client queues them.
+///
+/// A torn tail of the last file is cut off on disk when `truncated_ok` (`aof-load-truncated
+/// yes`); every other defect refuses the start with the file, the offset and the repair
+/// command. An RDB base is refused too: kopi cannot read RDB yet.
+pub fn load(
+    server: &Arc<Server>,
+    dir: &Path,
+    manifest: &Manifest,
+    truncated_ok: bool,
+) -> Result<(), String> {
+    let files: Vec<_> = manifest.files_to_load().cloned().collect();
+    let mut total = 0u64;
+    for f in &files {
+        let path = file_path(dir, &f.name);
+        match std::fs::metadata(&path) {
+            Ok(m) => total = total.saturating_add(m.len()),
+            Err(e) => {
+                return Err(format!(
+                    "The AOF file {} doesn't exist: {}",
+                    String::from_utf8_lossy(&f.name),
+                    strerror(&e)
+                ));
+            }
+        }
+    }
+    if total == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut reader = AofReader::new();
+    let peer = Peer {
+        addr: String::new(),
+        laddr: String::new(),
+        fd: -1,
+        is_local: true,
+        unix_path: None,
+    };
+    let mut reply = Reply::new(Protocol::Resp2);
+    let mut state = server.state.lock();
+    let count = files.len();
+    for (index, f) in files.iter().enumerate() {
+        let name = String::from_utf8_lossy(&f.name).into_owned();
+        let path = file_path(dir, &f.name);
+        let file_started = Instant::now();
+        // A client per file, as Redis: each file starts in db 0 with no transaction open.
+        let mut client = Client::new(ClientHandle::detached(u64::MAX, &peer), peer.clone(), true);
+        let mut args: Vec<Bytes> = Vec::new();
+        let report = reader.read_file(&path, &ReadOptions::default(), |event| {
+            let Event::Command(command) = event else {
+                return Ok(());
+            };
+            args.clear();
+            args.extend(command.args.iter().map(|a| Bytes::copy_from_slice(a)));
+            if commands::find(&args).is_none() {
+                return Err(format!(
+                    "Unknown command '{}' reading the append only file {name}",
+                    String::from_utf8_lossy(command.name())
+                ));
+            }
+            commands::execute(server, &mut state, &mut client, &mut reply, &args);
+            reply.buf.clear();
+            reply.errors.clear();
+            Ok(())
+        });
+        let report = match report {
+            Ok(report) => report,
+            Err(ReadError::Io(e)) => {
+                return Err(format!(
+                    "Unrecoverable error reading the append only file {name}: {}",
+                    strerror(&e)
+                ));
+            }
+            Err(ReadError::Stopped(message)) => return Err(message),
+        };
+        match report.end {
+            End::Clean => {}
+            End::RdbPreamble => {
+                return Err(format!(
+                    "The AOF base file {name} is in RDB format: kopi cannot load RDB base files yet. \
+                     Rewrite the AOF with aof-use-rdb-preamble no in Redis, or start kopi without this AOF."
+                ));
+            }
+            End::Truncated(cut) => {
+                if index + 1 != count {
+                    return Err(format!(
+                        "Fatal error: the truncated file {name} is not the last file (torn at offset {})",
+                        cut.at
+                    ));
+                }
+                if !truncated_ok {
+                    return Err(format!(
+                        "Unexpected end of file reading the append only file {name} (torn record at offset {}). \
+                         You can: 1) Make a backup of your AOF file, then use kopi-check-aof --fix {}. \
+                         2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                        cut.at,
+                        path.display()
+                    ));
+                }
+                log::warning(&format!(
+                    "!!! Warning: short read while loading the AOF file {name}!!!"
+                ));
+                log::warning(&format!(
+                    "!!! Truncating the AOF {name} at offset {} !!!",
+                    cut.valid_up_to
+                ));
+                truncate_file(&path, cut.valid_up_to).map_err(|e| {
+                    format!("Error truncating the AOF file {name}: {}", strerror(&e))
+                })?;
+                log::warning(&format!(
+                    "AOF {name} loaded anyway because aof-load-truncated is enabled"
+                ));
+            }
+            End::Corrupt(bad) => {
+                return Err(format!(
+                    "Bad file format reading the append only file {name} at offset {} ({}): \
+                     make a backup of your AOF file, then use kopi-check-aof --fix {}",
+                    bad.byte,
+                    bad.error,
+                    path.display()
+                ));
+            }
+        }
+        let kind = if f.kind == FileKind::Base {
+            "base"
+        } else {
+            "incr"
+        };
+        log::notice(&format!(
+            "DB loaded from {kind} file {name}: {:.3} seconds",
+            file_started.elapsed().as_secs_f64()
+        ));
+    }
+    // Replaying is not serving: no command counts in the statistics, and nothing is unsaved.
+    state.stats.reset();
+    state.store.dirty = 0;
+    drop(state);
+    log::notice(&format!(
+        "DB loaded from append only file: {:.3} seconds",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
 }

@@ -11,7 +11,10 @@
 //! - [`manifest`]: the manifest itself: parsing with Redis's exact acceptance rules and error
 //!   messages, byte-identical serialization, file naming, and the changes the AOF makes to it
 //!   (new incr file, committed rewrite, dropped history, upgrade from a single old-style file).
+//! - [`aof_reader`]: streaming reader of RESP AOF files (loading, truncation and corruption).
+//! - [`aof`]: the writer, the durability contract, and loading at start-up.
 
 pub mod aof;
+pub mod aof_reader;
 pub mod fs;
 pub mod manifest;
