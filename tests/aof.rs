@@ -389,3 +389,67 @@ fn an_rdb_base_refuses_the_start() {
         "{log}"
     );
 }
+
+#[test]
+fn bgrewriteaof_replaces_base_and_incr_and_nothing_is_applied_twice() {
+    let d = dir();
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let server = Server::start_in(&d.0, &args);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["INCRBY", "counter", "10"]), ":10\r\n");
+    assert_eq!(raw.cmd(&["SET", "ttl", "v", "PX", "900000"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["SELECT", "4"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["SET", "in4", "four"]), "+OK\r\n");
+    let deadline = {
+        let mut other = server.raw();
+        other.cmd(&["PEXPIRETIME", "ttl"])
+    };
+    assert_eq!(
+        raw.cmd(&["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    assert_eq!(
+        String::from_utf8(read(&d.0, MANIFEST)).unwrap(),
+        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    assert!(!d.0.join(INCR).exists());
+    assert!(!d.0.join("appendonlydir/appendonly.aof.1.base.aof").exists());
+    let base = read(&d.0, "appendonlydir/appendonly.aof.2.base.aof");
+    assert!(contains(&base, b"$2\r\n10\r\n"));
+    assert!(contains(&base, b"PXAT"));
+    assert_eq!(info_field(&server, "aof_rewrites").as_deref(), Some("1"));
+    assert_eq!(
+        info_field(&server, "aof_last_bgrewrite_status").as_deref(),
+        Some("ok")
+    );
+    assert_eq!(
+        info_field(&server, "aof_base_size"),
+        Some(base.len().to_string())
+    );
+    // Writes after the rewrite go to the new incr file, which starts with its SELECT.
+    assert!(raw.cmd(&["INCR", "in4"]).starts_with("-ERR"));
+    assert_eq!(raw.cmd(&["SELECT", "0"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["INCR", "counter"]), ":11\r\n");
+    let incr = read(&d.0, "appendonlydir/appendonly.aof.2.incr.aof");
+    assert!(
+        incr.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"),
+        "{incr:?}"
+    );
+    crash(server);
+
+    let server = Server::start_in(&d.0, &args);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["GET", "counter"]), "$2\r\n11\r\n");
+    assert_eq!(raw.cmd(&["PEXPIRETIME", "ttl"]), deadline);
+    assert_eq!(raw.cmd(&["SELECT", "4"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["GET", "in4"]), "$4\r\nfour\r\n");
+}
+
+#[test]
+fn bgrewriteaof_is_refused_while_appendonly_is_off() {
+    let server = Server::start();
+    assert_eq!(
+        server.raw().cmd(&["BGREWRITEAOF"]),
+        "-ERR Can't execute an AOF background rewriting. Please check the server logs for more information.\r\n"
+    );
+}

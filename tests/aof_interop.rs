@@ -240,3 +240,36 @@ fn kopi_loads_the_aof_redis_wrote_with_a_resp_base_to_the_same_data() {
     assert_eq!(dump(&mut raw), expected);
     assert_eq!(raw.cmd(&["DEBUG", "DIGEST"]), digest);
 }
+
+#[test]
+fn redis_loads_the_aof_kopi_rewrote_to_the_same_data() {
+    let Some(redis_server) = common::require_program("redis-server", TEST) else {
+        return;
+    };
+    let kopi_dir = Dir(common::fresh_dir());
+    let kopi = Server::start_in(
+        &kopi_dir.0,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    let mut raw = kopi.raw();
+    write_workload(&mut raw);
+    assert_eq!(
+        raw.cmd(&["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    raw.cmd(&["INCR", "counter"]);
+    raw.cmd(&["SET", "after", "rewrite", "EX", "777"]);
+    raw.cmd(&["DEL", "k4"]);
+    let expected = dump(&mut raw);
+    let digest = raw.cmd(&["DEBUG", "DIGEST"]);
+    assert!(expected.len() > 50);
+    drop(raw);
+    drop(kopi);
+
+    let copy = copy_aof_dir(&kopi_dir.0);
+    let redis = Redis::start(&redis_server, &copy.0, &[]);
+    let mut raw = redis.raw();
+    assert_eq!(dump(&mut raw), expected);
+    assert_eq!(raw.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(raw.cmd(&["GET", "counter"]), "$2\r\n43\r\n");
+}

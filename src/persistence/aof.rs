@@ -35,10 +35,13 @@ use bytes::Bytes;
 use super::aof_reader::{AofReader, End, Event, ReadError, ReadOptions, truncate_file};
 use super::manifest::{AppendFilename, BaseFormat, FileKind, LastIncr, Manifest, file_path};
 use crate::commands;
+use crate::keyspace::NO_EXPIRY;
+use crate::keyspace::value::Value;
 use crate::protocol::reply::{Protocol, Reply};
 use crate::server::Server;
 use crate::server::client::{Client, ClientHandle, Peer};
 use crate::server::log;
+use crate::server::state::State;
 
 /// `appendfsync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,9 +100,34 @@ pub struct Aof {
     base_size: AtomicU64,
     /// An everysec fdatasync is running (`aof_pending_bio_fsync`).
     fsync_pending: AtomicBool,
-    /// The incr file's path, for log lines.
-    incr_path: PathBuf,
+    /// The incr file being appended to, and what is being written to it.
+    sink: Mutex<Sink>,
+    /// A descriptor of the same incr file for the everysec fsync thread.
+    sync_file: Mutex<Arc<File>>,
+    /// Incremented (under the keyspace lock) when a rewrite switches to a new incr file:
+    /// effects taken before the switch are in the new base and are not written again.
+    generation: AtomicU64,
+    dir: PathBuf,
+    filename: AppendFilename,
+    /// The manifest as last persisted.
+    manifest: Mutex<Manifest>,
+    /// `aof_rewrites`, `aof_last_bgrewrite_status`, `aof_last_rewrite_time_sec`.
+    rewrites: AtomicU64,
+    last_rewrite_ok: AtomicBool,
+    last_rewrite_ms: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The writer's side: the incr file and the group being written to it.
+struct Sink {
+    file: File,
+    path: PathBuf,
+    /// Bytes in the file after the last complete group: a failed write is cut back to it.
+    size: u64,
+    generation: u64,
+    /// Taken from the effects buffer, not yet written (kept across a failed write).
+    group: Vec<u8>,
+    failed_at: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -176,6 +204,129 @@ impl Aof {
                 None => {}
             }
         }
+    }
+
+    pub fn rewrites(&self) -> u64 {
+        self.rewrites.load(Ordering::Relaxed)
+    }
+
+    pub fn last_rewrite_ok(&self) -> bool {
+        self.last_rewrite_ok.load(Ordering::Relaxed)
+    }
+
+    /// `aof_last_rewrite_time_sec`: -1 before the first rewrite.
+    pub fn last_rewrite_s(&self) -> i64 {
+        match self.last_rewrite_ms.load(Ordering::Relaxed) {
+            u64::MAX => -1,
+            ms => (ms / 1000) as i64,
+        }
+    }
+
+    /// Rewrites the AOF from memory, synchronously, with the keyspace lock held by the
+    /// caller (`state`): a new incr file, a RESP base with the whole keyspace, the manifest
+    /// naming both made durable, then the files it no longer names removed. Every effect
+    /// recorded so far is in the new base, so waiting replies are released by it.
+    pub fn rewrite(&self, state: &mut State, now_ms: i64) -> Result<(), String> {
+        let started = Instant::now();
+        let result = self.rewrite_locked(state, now_ms);
+        self.last_rewrite_ok
+            .store(result.is_ok(), Ordering::Relaxed);
+        self.last_rewrite_ms
+            .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        match &result {
+            Ok(()) => {
+                self.rewrites.fetch_add(1, Ordering::Relaxed);
+                log::notice("Background AOF rewrite finished successfully");
+            }
+            Err(e) => log::warning(&format!(
+                "Background AOF rewrite terminated with error: {e}"
+            )),
+        }
+        result
+    }
+
+    fn rewrite_locked(&self, state: &mut State, now_ms: i64) -> Result<(), String> {
+        let storage = OsStorage;
+        let mut sink = self
+            .sink
+            .lock()
+            .map_err(|_| "the AOF writer failed".to_string())?;
+        let mut manifest = self
+            .manifest
+            .lock()
+            .map_err(|_| "the AOF writer failed".to_string())?
+            .clone();
+        let base_bytes = serialize_keyspace(state, now_ms);
+        let incr = manifest
+            .open_new_incr(&self.filename)
+            .map_err(|e| e.to_string())?;
+        let incr_path = file_path(&self.dir, &incr.name);
+        let incr_file = storage.open_append(&incr_path).map_err(|e| {
+            format!(
+                "Can't open the append-only file {}: {}",
+                incr_path.display(),
+                strerror(&e)
+            )
+        })?;
+        storage.sync_all(&incr_file).map_err(|e| strerror(&e))?;
+        log::notice(&format!(
+            "Creating AOF incr file {} on background rewrite",
+            String::from_utf8_lossy(&incr.name)
+        ));
+        let base = manifest
+            .commit_rewrite(&self.filename, BaseFormat::Aof, LastIncr::Keep)
+            .map_err(|e| e.to_string())?;
+        let base_path = file_path(&self.dir, &base.name);
+        pfs::write_file_atomically(&storage, &base_path, &base_bytes, pfs::DATA_FILE_MODE)
+            .map_err(|e| e.to_string())?;
+        storage.sync_dir(&self.dir).map_err(|e| strerror(&e))?;
+        manifest
+            .persist(&storage, &self.dir, &self.filename)
+            .map_err(|e| e.to_string())?;
+        // The new manifest is durable: the files only the old one named can go.
+        let history = manifest.drop_history();
+        for old in &history {
+            log::notice(&format!(
+                "Removing the history file {} in the background",
+                String::from_utf8_lossy(&old.name)
+            ));
+            let _ = storage.remove_file(&file_path(&self.dir, &old.name));
+        }
+        if !history.is_empty()
+            && let Err(e) = manifest.persist(&storage, &self.dir, &self.filename)
+        {
+            log::warning(&format!("Error persisting the AOF manifest: {e}"));
+        }
+        let sync_clone = incr_file.try_clone().map_err(|e| strerror(&e))?;
+        // Switch: what is pending is in the base; the next record selects its db again.
+        let mut discard = Vec::new();
+        let lsn = state.effects.take(&mut discard);
+        state.effects.reset_selected_db();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        sink.generation = sink.generation.wrapping_add(1);
+        sink.file = incr_file;
+        sink.path = incr_path;
+        sink.size = 0;
+        sink.group.clear();
+        sink.failed_at = None;
+        if let Ok(mut f) = self.sync_file.lock() {
+            *f = Arc::new(sync_clone);
+        }
+        if let Ok(mut m) = self.manifest.lock() {
+            *m = manifest;
+        }
+        let base_len = base_bytes.len() as u64;
+        self.current_size.store(base_len, Ordering::Relaxed);
+        self.base_size.store(base_len, Ordering::Relaxed);
+        self.set_error(None);
+        drop(sink);
+        self.written.send_if_modified(|v| {
+            let changed = *v < lsn;
+            *v = (*v).max(lsn);
+            changed
+        });
+        publish_synced(self, lsn);
+        Ok(())
     }
 
     fn set_error(&self, text: Option<String>) {
@@ -304,6 +455,7 @@ pub fn open_at_start(server: &Arc<Server>) -> Result<(), String> {
 
 /// Opens the last incr file for appending, enables the effects buffer and starts the writer.
 pub fn start(server: &Arc<Server>, dir: &Path, manifest: &Manifest) -> Result<Arc<Aof>, String> {
+    let (_, filename) = paths(server)?;
     let incr = manifest
         .last_incr()
         .ok_or_else(|| "The AOF manifest has no incr file".to_string())?;
@@ -333,6 +485,10 @@ pub fn start(server: &Arc<Server>, dir: &Path, manifest: &Manifest) -> Result<Ar
         state.effects.set_enabled(true);
         state.effects.lsn()
     };
+    let sync_file = Arc::new(
+        file.try_clone()
+            .map_err(|e| format!("Can't duplicate the AOF descriptor: {}", strerror(&e)))?,
+    );
     let aof = Arc::new(Aof {
         written: watch::Sender::new(lsn),
         synced: watch::Sender::new(lsn),
@@ -344,27 +500,37 @@ pub fn start(server: &Arc<Server>, dir: &Path, manifest: &Manifest) -> Result<Ar
         current_size: AtomicU64::new(total),
         base_size: AtomicU64::new(base_size),
         fsync_pending: AtomicBool::new(false),
-        incr_path,
+        sink: Mutex::new(Sink {
+            file,
+            path: incr_path,
+            size: incr_size,
+            generation: 0,
+            group: Vec::new(),
+            failed_at: None,
+        }),
+        sync_file: Mutex::new(sync_file),
+        generation: AtomicU64::new(0),
+        dir: dir.to_path_buf(),
+        filename,
+        manifest: Mutex::new(manifest.clone()),
+        rewrites: AtomicU64::new(0),
+        last_rewrite_ok: AtomicBool::new(true),
+        last_rewrite_ms: AtomicU64::new(u64::MAX),
         threads: Mutex::new(Vec::new()),
     });
-    let sync_file = Arc::new(
-        file.try_clone()
-            .map_err(|e| format!("Can't duplicate the AOF descriptor: {}", strerror(&e)))?,
-    );
     let writer = {
         let server = server.clone();
         let aof = aof.clone();
-        let sync_file = sync_file.clone();
         std::thread::Builder::new()
             .name("aof-writer".into())
-            .spawn(move || writer_loop(&server, &aof, file, incr_size, &sync_file))
+            .spawn(move || writer_loop(&server, &aof))
             .map_err(|e| e.to_string())?
     };
     let syncer = {
         let aof = aof.clone();
         std::thread::Builder::new()
             .name("aof-fsync".into())
-            .spawn(move || fsync_loop(&aof, &sync_file))
+            .spawn(move || fsync_loop(&aof))
             .map_err(|e| e.to_string())?
     };
     if let Ok(mut t) = aof.threads.lock() {
@@ -375,11 +541,9 @@ pub fn start(server: &Arc<Server>, dir: &Path, manifest: &Manifest) -> Result<Ar
 }
 
 /// The writer thread: group commit of everything pending.
-fn writer_loop(server: &Server, aof: &Aof, mut file: File, mut size: u64, sync_file: &File) {
+fn writer_loop(server: &Server, aof: &Aof) {
     let storage = OsStorage;
-    let mut group: Vec<u8> = Vec::new();
-    let mut group_lsn = aof.written_lsn();
-    let mut failed_at: Option<Instant> = None;
+    let mut fresh: Vec<u8> = Vec::new();
     loop {
         let stop = {
             let Ok(mut kick) = aof.kick.lock() else {
@@ -394,28 +558,50 @@ fn writer_loop(server: &Server, aof: &Aof, mut file: File, mut size: u64, sync_f
             kick.pending = false;
             kick.stop
         };
-        if let Some(at) = failed_at
+        let (lsn, generation) = {
+            let mut state = server.state.lock();
+            let lsn = state.effects.take(&mut fresh);
+            (lsn, aof.generation.load(Ordering::Acquire))
+        };
+        let Ok(mut sink) = aof.sink.lock() else {
+            return;
+        };
+        if sink.generation != generation {
+            // A rewrite switched files after these were taken: its base holds them.
+            fresh.clear();
+            continue;
+        }
+        if sink.group.is_empty() {
+            std::mem::swap(&mut sink.group, &mut fresh);
+        } else {
+            sink.group.extend_from_slice(&fresh);
+            fresh.clear();
+        }
+        if let Some(at) = sink.failed_at
             && at.elapsed() < RETRY_AFTER
             && !stop
         {
             continue;
         }
-        group_lsn = server.state.lock().effects.take(&mut group).max(group_lsn);
-        if !group.is_empty() {
-            match pfs::write_all(&storage, &mut file, &group) {
+        if !sink.group.is_empty() {
+            let Sink {
+                file, group, size, ..
+            } = &mut *sink;
+            match pfs::write_all(&storage, file, group) {
                 Ok(()) => {
-                    size = size.saturating_add(group.len() as u64);
+                    *size = size.saturating_add(group.len() as u64);
                     aof.current_size
                         .fetch_add(group.len() as u64, Ordering::Relaxed);
                     group.clear();
-                    if failed_at.take().is_some() {
+                    if sink.failed_at.take().is_some() {
                         log::warning("AOF write error looks solved, kopi can write again.");
                         aof.set_error(None);
                     }
                 }
                 Err(e) => {
-                    write_failed(aof, &file, size, &e, failed_at.is_none());
-                    failed_at = Some(Instant::now());
+                    let first = sink.failed_at.is_none();
+                    write_failed(aof, &sink, &e, first);
+                    sink.failed_at = Some(Instant::now());
                     if stop {
                         return;
                     }
@@ -424,20 +610,20 @@ fn writer_loop(server: &Server, aof: &Aof, mut file: File, mut size: u64, sync_f
             }
         }
         aof.written.send_if_modified(|v| {
-            let changed = *v < group_lsn;
-            *v = (*v).max(group_lsn);
+            let changed = *v < lsn;
+            *v = (*v).max(lsn);
             changed
         });
         let policy = aof.policy();
         if policy == Fsync::Always || stop {
-            if let Err(e) = storage.sync_data(sync_file) {
+            if let Err(e) = storage.sync_data(&sink.file) {
                 log::warning(&format!(
                     "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
                     strerror(&e)
                 ));
                 std::process::exit(1);
             }
-            publish_synced(aof, group_lsn);
+            publish_synced(aof, lsn);
         }
         if stop {
             return;
@@ -454,15 +640,15 @@ fn publish_synced(aof: &Aof, lsn: u64) {
 }
 
 /// A failed or short write: cut the file back to the last complete group and refuse writes.
-fn write_failed(aof: &Aof, file: &File, size: u64, e: &io::Error, first: bool) {
+fn write_failed(aof: &Aof, sink: &Sink, e: &io::Error, first: bool) {
     let text = strerror(e);
     if first {
         log::warning(&format!("Error writing to the AOF file: {text}"));
     }
-    if let Err(t) = file.set_len(size) {
+    if let Err(t) = sink.file.set_len(sink.size) {
         log::warning(&format!(
             "Could not remove short write from the append-only file {}. kopi may refuse to load the AOF the next time it starts. ftruncate: {}",
-            aof.incr_path.display(),
+            sink.path.display(),
             strerror(&t)
         ));
     }
@@ -470,7 +656,7 @@ fn write_failed(aof: &Aof, file: &File, size: u64, e: &io::Error, first: bool) {
 }
 
 /// The everysec thread: one fdatasync a second of what was written, off every reply's path.
-fn fsync_loop(aof: &Aof, file: &File) {
+fn fsync_loop(aof: &Aof) {
     let mut failed = false;
     let mut last = Instant::now();
     loop {
@@ -502,8 +688,11 @@ fn fsync_loop(aof: &Aof, file: &File) {
         if target <= aof.synced_lsn() {
             continue;
         }
+        let Ok(file) = aof.sync_file.lock().map(|f| f.clone()) else {
+            return;
+        };
         aof.fsync_pending.store(true, Ordering::Relaxed);
-        let result = pfs::fdatasync(file);
+        let result = pfs::fdatasync(&file);
         aof.fsync_pending.store(false, Ordering::Relaxed);
         match result {
             Ok(()) => publish_synced(aof, target),
@@ -662,4 +851,56 @@ pub fn load(
         started.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// Appends `*<n>\r\n` then `$<len>\r\n<arg>\r\n` for each argument.
+fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
+    let mut digits = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(digits.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for arg in args {
+        out.push(b'$');
+        out.extend_from_slice(digits.format(arg.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// The whole keyspace as RESP commands: `SELECT n` before each non-empty database, then
+/// `SET key value [PXAT ms]` per key. Keys already past their deadline are left out, as Redis
+/// does.
+pub fn serialize_keyspace(state: &State, now_ms: i64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut scratch = itoa::Buffer::new();
+    let mut deadline = itoa::Buffer::new();
+    let mut index = itoa::Buffer::new();
+    for (n, db) in state.store.dbs.iter().enumerate() {
+        if db.data.is_empty() {
+            continue;
+        }
+        encode(&mut out, &[b"SELECT", index.format(n).as_bytes()]);
+        for entry in db.data.iter() {
+            let expires = entry.expire_at_ms != NO_EXPIRY;
+            if expires && entry.expire_at_ms <= now_ms {
+                continue;
+            }
+            match &entry.value {
+                Value::String(s) => {
+                    let value = s.as_bytes(&mut scratch);
+                    if expires {
+                        let at = deadline.format(entry.expire_at_ms);
+                        encode(
+                            &mut out,
+                            &[b"SET", &entry.key, value, b"PXAT", at.as_bytes()],
+                        );
+                    } else {
+                        encode(&mut out, &[b"SET", &entry.key, value]);
+                    }
+                }
+            }
+        }
+    }
+    out
 }

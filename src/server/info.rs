@@ -433,10 +433,10 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
          aof_enabled:{}\r\n\
          aof_rewrite_in_progress:0\r\n\
          aof_rewrite_scheduled:0\r\n\
-         aof_last_rewrite_time_sec:-1\r\n\
+         aof_last_rewrite_time_sec:{}\r\n\
          aof_current_rewrite_time_sec:-1\r\n\
-         aof_last_bgrewrite_status:ok\r\n\
-         aof_rewrites:0\r\n\
+         aof_last_bgrewrite_status:{}\r\n\
+         aof_rewrites:{}\r\n\
          aof_rewrites_consecutive_failures:0\r\n\
          aof_last_write_status:{}\r\n\
          aof_last_cow_size:0\r\n\
@@ -445,6 +445,13 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
         state.store.dirty,
         server.last_save_s.load(Ordering::Relaxed),
         aof_enabled as u8,
+        aof.map_or(-1, |a| a.last_rewrite_s()),
+        if aof.is_none_or(|a| a.last_rewrite_ok()) {
+            "ok"
+        } else {
+            "err"
+        },
+        aof.map_or(0, |a| a.rewrites()),
         write_status,
     );
     // Redis prints these only while AOF is on.
