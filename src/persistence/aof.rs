@@ -116,6 +116,8 @@ pub struct Aof {
     last_rewrite_ok: AtomicBool,
     last_rewrite_ms: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The writer's writes and fsyncs go through this (a fault-injecting one in tests).
+    storage: Arc<dyn Storage>,
 }
 
 /// The writer's side: the incr file and the group being written to it.
@@ -455,6 +457,16 @@ pub fn open_at_start(server: &Arc<Server>) -> Result<(), String> {
 
 /// Opens the last incr file for appending, enables the effects buffer and starts the writer.
 pub fn start(server: &Arc<Server>, dir: &Path, manifest: &Manifest) -> Result<Arc<Aof>, String> {
+    start_with_storage(server, dir, manifest, Arc::new(OsStorage))
+}
+
+/// [`start`], with the writer's writes and fsyncs going through `storage`.
+pub fn start_with_storage(
+    server: &Arc<Server>,
+    dir: &Path,
+    manifest: &Manifest,
+    storage: Arc<dyn Storage>,
+) -> Result<Arc<Aof>, String> {
     let (_, filename) = paths(server)?;
     let incr = manifest
         .last_incr()
@@ -517,6 +529,7 @@ pub fn start(server: &Arc<Server>, dir: &Path, manifest: &Manifest) -> Result<Ar
         last_rewrite_ok: AtomicBool::new(true),
         last_rewrite_ms: AtomicU64::new(u64::MAX),
         threads: Mutex::new(Vec::new()),
+        storage,
     });
     let writer = {
         let server = server.clone();
@@ -542,7 +555,7 @@ pub fn start(server: &Arc<Server>, dir: &Path, manifest: &Manifest) -> Result<Ar
 
 /// The writer thread: group commit of everything pending.
 fn writer_loop(server: &Server, aof: &Aof) {
-    let storage = OsStorage;
+    let storage = &*aof.storage;
     let mut fresh: Vec<u8> = Vec::new();
     loop {
         let stop = {
@@ -587,7 +600,7 @@ fn writer_loop(server: &Server, aof: &Aof) {
             let Sink {
                 file, group, size, ..
             } = &mut *sink;
-            match pfs::write_all(&storage, file, group) {
+            match pfs::write_all(storage, file, group) {
                 Ok(()) => {
                     *size = size.saturating_add(group.len() as u64);
                     aof.current_size
@@ -692,7 +705,7 @@ fn fsync_loop(aof: &Aof) {
             return;
         };
         aof.fsync_pending.store(true, Ordering::Relaxed);
-        let result = pfs::fdatasync(&file);
+        let result = aof.storage.sync_data(&file);
         aof.fsync_pending.store(false, Ordering::Relaxed);
         match result {
             Ok(()) => publish_synced(aof, target),
@@ -903,4 +916,137 @@ pub fn serialize_keyspace(state: &State, now_ms: i64) -> Vec<u8> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persistence::fs::{FaultyStorage, Op, TempDir};
+    use crate::server::config::Config;
+
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting: {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_cut_back_refuses_writes_and_is_retried() {
+        let tmp = TempDir::new("aof-enospc");
+        let server = Server::new(Config::default());
+        let filename = AppendFilename::default();
+        let dir = tmp.0.join("appendonlydir");
+        let manifest = prepare_dir(&dir, &filename).unwrap();
+        let incr = file_path(&dir, &filename.incr_name(1));
+        let storage = Arc::new(FaultyStorage::new());
+        // The first write lands 5 bytes, the second fails: a torn record on disk.
+        storage.short_write(1, 5).fail(Op::Write, 2, libc::ENOSPC);
+        let aof = start_with_storage(&server, &dir, &manifest, storage.clone()).unwrap();
+        let _ = server.aof.set(aof.clone());
+        let lsn = {
+            let mut state = server.state.lock();
+            state.effects.begin_unit(0);
+            state.effects.push(0, &[&b"SET"[..], b"k", b"v"]);
+            state.effects.end_unit();
+            state.effects.lsn()
+        };
+        aof.wake();
+        wait_until("the write error", || aof.write_error().is_some());
+        assert_eq!(
+            aof.write_error().as_deref(),
+            Some("No space left on device")
+        );
+        assert_eq!(
+            std::fs::metadata(&incr).unwrap().len(),
+            0,
+            "torn bytes cut back"
+        );
+        assert!(aof.written_lsn() < lsn);
+        // Meanwhile writes and PING are refused, reads are served.
+        let peer = Peer {
+            addr: String::new(),
+            laddr: String::new(),
+            fd: -1,
+            is_local: true,
+            unix_path: None,
+        };
+        let mut client = Client::new(ClientHandle::detached(1, &peer), peer, true);
+        let mut reply = Reply::new(Protocol::Resp2);
+        for (args, expected) in [
+            (
+                &["SET", "x", "1"][..],
+                &b"-MISCONF Errors writing to the AOF file: No space left on device\r\n"[..],
+            ),
+            (
+                &["PING"],
+                b"-MISCONF Errors writing to the AOF file: No space left on device\r\n",
+            ),
+            (&["GET", "k"], b"$-1\r\n"),
+        ] {
+            let args: Vec<Bytes> = args
+                .iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect();
+            reply.buf.clear();
+            let mut state = server.state.lock();
+            commands::execute(&server, &mut state, &mut client, &mut reply, &args);
+            assert_eq!(reply.buf, expected);
+        }
+        // The retry (a second later) writes the whole group and lifts the refusal.
+        wait_until("the retry", || aof.written_lsn() >= lsn);
+        assert_eq!(aof.write_error(), None);
+        assert_eq!(
+            std::fs::read(&incr).unwrap(),
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+        );
+        aof.shutdown();
+    }
+
+    #[test]
+    fn serialized_keyspace_has_select_set_and_absolute_deadlines() {
+        let server = Server::new(Config::default());
+        let mut state = server.state.lock();
+        let mut reply = Reply::new(Protocol::Resp2);
+        let peer = Peer {
+            addr: String::new(),
+            laddr: String::new(),
+            fd: -1,
+            is_local: true,
+            unix_path: None,
+        };
+        let mut client = Client::new(ClientHandle::detached(1, &peer), peer, true);
+        for args in [
+            &["SET", "a", "1"][..],
+            &["SET", "b", "x", "PXAT", "99999999999999"],
+            &["SET", "gone", "x", "PXAT", "1"],
+            &["SELECT", "2"],
+            &["SET", "c", "y"],
+        ] {
+            let args: Vec<Bytes> = args
+                .iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect();
+            commands::execute(&server, &mut state, &mut client, &mut reply, &args);
+        }
+        let text = String::from_utf8(serialize_keyspace(&state, crate::util::now_ms())).unwrap();
+        assert!(
+            text.starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("$1\r\nb\r\n$1\r\nx\r\n$4\r\nPXAT\r\n$14\r\n99999999999999\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("gone"), "{text}");
+        assert!(
+            text.contains("*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*3\r\n$3\r\nSET\r\n$1\r\nc\r\n"),
+            "{text}"
+        );
+    }
 }
