@@ -453,3 +453,41 @@ fn bgrewriteaof_is_refused_while_appendonly_is_off() {
         "-ERR Can't execute an AOF background rewriting. Please check the server logs for more information.\r\n"
     );
 }
+
+#[test]
+fn an_old_single_appendonly_aof_is_moved_into_the_directory_and_loaded() {
+    let d = dir();
+    let mut old = Vec::new();
+    for args in [
+        &[&b"SELECT"[..], b"0"][..],
+        &[b"SET", b"a", b"1"],
+        &[b"SET", b"b", b"2", b"PXAT", b"99999999999999"],
+        &[b"SELECT", b"7"],
+        &[b"SET", b"c", b"3"],
+    ] {
+        old.extend(common::encode(args));
+    }
+    std::fs::write(d.0.join("appendonly.aof"), &old).unwrap();
+    let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    assert!(!d.0.join("appendonly.aof").exists());
+    assert_eq!(read(&d.0, "appendonlydir/appendonly.aof"), old);
+    assert_eq!(
+        String::from_utf8(read(&d.0, MANIFEST)).unwrap(),
+        "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    assert!(server.log_text().contains(
+        "Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir)."
+    ));
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["GET", "a"]), "$1\r\n1\r\n");
+    assert_eq!(raw.cmd(&["PEXPIRETIME", "b"]), ":99999999999999\r\n");
+    assert_eq!(raw.cmd(&["SELECT", "7"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["GET", "c"]), "$1\r\n3\r\n");
+    assert_eq!(raw.cmd(&["SET", "d", "4"]), "+OK\r\n");
+    crash(server);
+    let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["GET", "a"]), "$1\r\n1\r\n");
+    assert_eq!(raw.cmd(&["SELECT", "7"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["GET", "d"]), "$1\r\n4\r\n");
+}

@@ -379,6 +379,7 @@ pub fn prepare_dir(dir: &Path, filename: &AppendFilename) -> Result<Manifest, St
     let mut manifest = Manifest::load(dir, filename)
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
+    upgrade_single_file(dir, filename, &mut manifest)?;
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(|e| {
             format!(
@@ -441,6 +442,56 @@ pub fn prepare_dir(dir: &Path, filename: &AppendFilename) -> Result<Manifest, St
             .map_err(|e| e.to_string())?;
     }
     Ok(manifest)
+}
+
+/// Moves a pre-7.0 single append-only file `<F>` (next to the AOF directory) into the
+/// directory as its base, as Redis 7.0 does, when the directory does not exist, its manifest
+/// lists nothing, or an earlier upgrade stopped after persisting the manifest. Each step can
+/// be repeated after a crash: directory, manifest `file <F> seq 1 type b`, rename.
+fn upgrade_single_file(
+    dir: &Path,
+    filename: &AppendFilename,
+    manifest: &mut Manifest,
+) -> Result<(), String> {
+    let storage = OsStorage;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let old = file_path(&parent, filename.as_bytes());
+    let moved = file_path(dir, filename.as_bytes());
+    if !old.is_file() {
+        return Ok(());
+    }
+    let interrupted = manifest
+        .base()
+        .is_some_and(|b| b.name == filename.as_bytes())
+        && manifest.incrs().is_empty()
+        && !moved.exists();
+    if !(!dir.exists() || manifest.is_empty() || interrupted) {
+        return Ok(());
+    }
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            format!(
+                "Can't create the AOF directory {}: {}",
+                dir.display(),
+                strerror(&e)
+            )
+        })?;
+        pfs::fsync_dir(&parent).map_err(|e| strerror(&e))?;
+    }
+    manifest.upgrade_from_single_file(filename);
+    manifest
+        .persist(&storage, dir, filename)
+        .map_err(|e| e.to_string())?;
+    pfs::durable_rename(&storage, &old, &moved).map_err(|e| e.to_string())?;
+    log::notice(&format!(
+        "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
+        String::from_utf8_lossy(filename.as_bytes()),
+        dir.display()
+    ));
+    Ok(())
 }
 
 /// `appendonly yes` at start-up: prepare the AOF directory, load what it holds, start the
