@@ -679,7 +679,7 @@ fn writer_loop(server: &Server, aof: &Aof) {
             changed
         });
         let policy = aof.policy();
-        if policy == Fsync::Always || stop {
+        if (policy == Fsync::Always || stop) && aof.synced_lsn() < aof.written_lsn() {
             if let Err(e) = storage.sync_data(&sink.file) {
                 log::warning(&format!(
                     "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
