@@ -906,8 +906,11 @@ pub fn load(
             file_started.elapsed().as_secs_f64()
         ));
     }
-    // Replaying is not serving: no command counts in the statistics, and nothing is unsaved.
+    // Replaying is not serving: no command counts in the statistics or the slow log, and
+    // nothing is unsaved.
     state.stats.reset();
+    state.slowlog.entries.clear();
+    state.slowlog.next_id = 0;
     state.store.dirty = 0;
     drop(state);
     log::notice(&format!(
