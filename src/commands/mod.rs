@@ -215,6 +215,15 @@ pub fn execute(
         return reject(state, client, reply, Some(command.name), &err);
     }
 
+    // An AOF that cannot be written refuses writes (and PING, as Redis) until it can.
+    if (command.is_write() || command.name == "ping")
+        && let Some(aof) = server.aof.get()
+        && let Some(text) = aof.write_error()
+    {
+        let err = Error::owned(format!("MISCONF Errors writing to the AOF file: {text}"));
+        return reject(state, client, reply, Some(command.name), &err);
+    }
+
     if let Some(queue) = client.multi.as_mut()
         && !matches!(
             command.name,

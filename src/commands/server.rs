@@ -665,6 +665,33 @@ fn time(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// BGREWRITEAOF
+///
+/// Rewrites the AOF from memory at once, holding the keyspace lock (no fork, no background
+/// snapshot yet): every other client waits while it runs. Refused while AOF is off and inside
+/// MULTI/EXEC, where kopi cannot do it yet.
+fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    const CANNOT: Error = Error::new(
+        "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
+    );
+    let Some(aof) = ctx.server.aof.get() else {
+        crate::server::log::warning(
+            "BGREWRITEAOF refused: kopi rewrites the AOF only while appendonly is yes",
+        );
+        return Err(CANNOT);
+    };
+    if ctx.client.call_depth > 1 {
+        crate::server::log::warning("BGREWRITEAOF refused: kopi cannot rewrite inside MULTI/EXEC");
+        return Err(CANNOT);
+    }
+    if aof.rewrite(ctx.state, ctx.now_ms).is_err() {
+        return Err(CANNOT);
+    }
+    ctx.reply
+        .simple("Background append only file rewriting started");
+    Ok(())
+}
+
 /// LASTSAVE
 fn lastsave(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.reply
@@ -711,7 +738,7 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let save_points = !ctx.server.config.read().get("save").is_empty();
     if save || (save_points && !nosave) {
         crate::server::log::warning(
-            "kopi has no persistence yet: the dataset is not saved before exiting.",
+            "kopi has no RDB writer yet: no RDB snapshot is saved before exiting.",
         );
     }
     ctx.server.request_shutdown();
@@ -2011,6 +2038,18 @@ pub const COMMANDS: &[Command] = &[
             "7.0.0",
             "Added support for taking multiple section arguments.",
         )],
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "bgrewriteaof",
+        arity: 1,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING,
+        acl: acl::ADMIN | acl::SLOW | acl::DANGEROUS,
+        handler: bgrewriteaof,
+        group: "server",
+        summary: "Asynchronously rewrite the append-only file",
+        since: "1.0.0",
+        complexity: "O(1)",
         ..Command::DEFAULT
     },
     Command {

@@ -14,6 +14,9 @@
 //! - [`aof_reader`]: the streaming reader of AOF command files (RESP arrays and `#TS:`
 //!   annotations), reporting clean ends, torn tails and corruption with Redis's offsets.
 
+//! - [`aof`]: the writer, the durability contract, and loading at start-up.
+
+pub mod aof;
 pub mod aof_reader;
 pub mod fs;
 pub mod manifest;

@@ -226,6 +226,32 @@ impl SharedInfo {
 }
 
 impl ClientHandle {
+    /// A handle that is in no registry: for a client that is not a connection (the AOF
+    /// loader), and the start of every registered one.
+    pub fn detached(id: u64, peer: &Peer) -> Arc<ClientHandle> {
+        Arc::new(ClientHandle {
+            id,
+            addr: peer.addr.clone(),
+            laddr: peer.laddr.clone(),
+            fd: peer.fd,
+            created: Instant::now(),
+            info: Mutex::new(SharedInfo {
+                user: "default".into(),
+                resp: 2,
+                multi: -1,
+                ..Default::default()
+            }),
+            last_interaction_ms: AtomicI64::new(crate::util::now_ms()),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            idle_exempt: AtomicBool::new(false),
+            query_buffer_bytes: AtomicUsize::new(0),
+            output_bytes: AtomicUsize::new(0),
+            commands: AtomicU64::new(0),
+        })
+    }
+
     /// Asks the connection to close now (CLIENT KILL, idle timeout).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Relaxed);
@@ -294,27 +320,7 @@ impl Registry {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let handle = Arc::new(ClientHandle {
-            id,
-            addr: peer.addr.clone(),
-            laddr: peer.laddr.clone(),
-            fd: peer.fd,
-            created: Instant::now(),
-            info: Mutex::new(SharedInfo {
-                user: "default".into(),
-                resp: 2,
-                multi: -1,
-                ..Default::default()
-            }),
-            last_interaction_ms: AtomicI64::new(crate::util::now_ms()),
-            killed: AtomicBool::new(false),
-            kill: Notify::new(),
-            watch_dirty: Arc::new(AtomicBool::new(false)),
-            idle_exempt: AtomicBool::new(false),
-            query_buffer_bytes: AtomicUsize::new(0),
-            output_bytes: AtomicUsize::new(0),
-            commands: AtomicU64::new(0),
-        });
+        let handle = ClientHandle::detached(id, peer);
         clients.insert(id, handle.clone());
         Some(handle)
     }

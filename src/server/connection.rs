@@ -157,15 +157,27 @@ where
             return;
         }
 
-        if process_input(server, stream, client, &mut parser, &mut buf, &mut reply)
-            .await
-            .is_err()
+        let mut need_lsn = 0;
+        if process_input(
+            server,
+            stream,
+            client,
+            &mut parser,
+            &mut buf,
+            &mut reply,
+            &mut need_lsn,
+        )
+        .await
+        .is_err()
         {
             return;
         }
         handle
             .query_buffer_bytes
             .store(buf.len(), Ordering::Relaxed);
+        if !wait_durable(server, need_lsn).await {
+            return;
+        }
         if write_out(server, client, stream, &reply.buf).await.is_err() {
             return;
         }
@@ -191,6 +203,7 @@ async fn process_input<S>(
     parser: &mut RequestParser,
     buf: &mut BytesMut,
     reply: &mut Reply,
+    need_lsn: &mut u64,
 ) -> Result<(), CloseNow>
 where
     S: AsyncWrite + Unpin,
@@ -203,11 +216,15 @@ where
         }
         let mut next = 0;
         while next < batch.len() {
-            match run_batch(server, client, reply, &batch, &mut next) {
+            match run_batch(server, client, reply, &batch, &mut next, need_lsn) {
                 Step::Done => break,
                 Step::Close => return Err(CloseNow),
                 Step::Paused { writes } => {
                     // Replies of the requests already run leave now; then wait.
+                    if !wait_durable(server, *need_lsn).await {
+                        return Err(CloseNow);
+                    }
+                    *need_lsn = 0;
                     if write_out(server, client, stream, &reply.buf).await.is_err() {
                         return Err(CloseNow);
                     }
@@ -274,15 +291,35 @@ fn stop_reading(server: &Server, client: &Client) -> bool {
         || server.shutdown_requested.load(Ordering::Relaxed)
 }
 
-/// Runs `batch[*next..]` under one acquisition of the keyspace lock.
+/// Runs `batch[*next..]` under one acquisition of the keyspace lock. If the batch recorded
+/// effects, `need_lsn` becomes the effects LSN at its end: its replies may leave once the AOF
+/// covers it.
 fn run_batch(
     server: &Server,
     client: &mut Client,
     reply: &mut Reply,
     batch: &[Vec<Bytes>],
     next: &mut usize,
+    need_lsn: &mut u64,
 ) -> Step {
     let mut state = server.state.lock();
+    let lsn_before = state.effects.lsn();
+    let step = run_batch_locked(server, &mut state, client, reply, batch, next);
+    let lsn_after = state.effects.lsn();
+    if lsn_after > lsn_before {
+        *need_lsn = (*need_lsn).max(lsn_after);
+    }
+    step
+}
+
+fn run_batch_locked(
+    server: &Server,
+    state: &mut State,
+    client: &mut Client,
+    reply: &mut Reply,
+    batch: &[Vec<Bytes>],
+    next: &mut usize,
+) -> Step {
     drain_monitor(client, reply);
     while let Some(args) = batch.get(*next) {
         if stop_reading(server, client) {
@@ -296,12 +333,24 @@ fn run_batch(
             client.publish();
             return Step::Paused { writes };
         }
-        run_one(server, &mut state, client, reply, args);
+        run_one(server, state, client, reply, args);
         *next += 1;
         drain_monitor(client, reply);
     }
     client.publish();
     Step::Done
+}
+
+/// Holds a reply batch that carries writes until the AOF has them as durable as `appendfsync`
+/// requires (the durability contract). False when the server is stopping.
+async fn wait_durable(server: &Server, need_lsn: u64) -> bool {
+    if need_lsn == 0 {
+        return true;
+    }
+    match server.aof.get() {
+        Some(aof) => aof.wait_durable(need_lsn).await,
+        None => true,
+    }
 }
 
 /// Runs one request, applying CLIENT REPLY OFF/SKIP to what it wrote.

@@ -404,7 +404,12 @@ fn memory_section(out: &mut String, server: &Server) {
 }
 
 fn persistence_section(out: &mut String, server: &Server, state: &State) {
-    let aof_enabled = server.config.read().get_bool("appendonly");
+    let aof = server.aof.get();
+    let aof_enabled = aof.is_some();
+    let write_status = match aof.and_then(|a| a.write_error()) {
+        Some(_) => "err",
+        None => "ok",
+    };
     let _ = write!(
         out,
         "loading:0\r\n\
@@ -428,19 +433,43 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
          aof_enabled:{}\r\n\
          aof_rewrite_in_progress:0\r\n\
          aof_rewrite_scheduled:0\r\n\
-         aof_last_rewrite_time_sec:-1\r\n\
+         aof_last_rewrite_time_sec:{}\r\n\
          aof_current_rewrite_time_sec:-1\r\n\
-         aof_last_bgrewrite_status:ok\r\n\
-         aof_rewrites:0\r\n\
+         aof_last_bgrewrite_status:{}\r\n\
+         aof_rewrites:{}\r\n\
          aof_rewrites_consecutive_failures:0\r\n\
-         aof_last_write_status:ok\r\n\
+         aof_last_write_status:{}\r\n\
          aof_last_cow_size:0\r\n\
          module_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
         state.store.dirty,
         server.last_save_s.load(Ordering::Relaxed),
         aof_enabled as u8,
+        aof.map_or(-1, |a| a.last_rewrite_s()),
+        if aof.is_none_or(|a| a.last_rewrite_ok()) {
+            "ok"
+        } else {
+            "err"
+        },
+        aof.map_or(0, |a| a.rewrites()),
+        write_status,
     );
+    // Redis prints these only while AOF is on.
+    if let Some(aof) = aof {
+        let _ = write!(
+            out,
+            "aof_current_size:{}\r\n\
+             aof_base_size:{}\r\n\
+             aof_pending_rewrite:0\r\n\
+             aof_buffer_length:{}\r\n\
+             aof_pending_bio_fsync:{}\r\n\
+             aof_delayed_fsync:0\r\n",
+            aof.current_size(),
+            aof.base_size(),
+            state.effects.pending().len(),
+            aof.fsync_pending() as u8,
+        );
+    }
 }
 
 fn stats_section(out: &mut String, server: &Server, state: &State) {

@@ -32,10 +32,13 @@ pub async fn run(server: Arc<Server>) -> i32 {
             ));
         }
     }
-    if config.get_bool("appendonly") {
-        log::warning(
-            "appendonly yes: AOF persistence is not implemented yet; data is NOT persisted",
-        );
+    // The data is loaded before any listener exists: a client connecting meanwhile is
+    // refused by the OS (kopi has no -LOADING state yet).
+    if config.get_bool("appendonly")
+        && let Err(message) = crate::persistence::aof::open_at_start(&server)
+    {
+        log::warning(&message);
+        return 1;
     }
 
     let mut tcp_listeners = Vec::new();
@@ -124,6 +127,10 @@ pub async fn run(server: Arc<Server>) -> i32 {
                 strerror(&e)
             ));
         }
+    }
+    if let Some(aof) = server.aof.get() {
+        log::notice("Calling fsync() on the AOF file.");
+        aof.shutdown();
     }
     log::warning("kopi is now ready to exit, bye bye...");
     0

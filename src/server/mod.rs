@@ -150,6 +150,8 @@ pub struct Server {
     pub memory_startup: u64,
     pub memory_peak: AtomicU64,
     pub metrics: Mutex<Metrics>,
+    /// The append-only file writer, once started (`appendonly yes`).
+    pub aof: std::sync::OnceLock<Arc<crate::persistence::aof::Aof>>,
 }
 
 impl Server {
@@ -178,6 +180,7 @@ impl Server {
             memory_startup: alloc::used_bytes(),
             memory_peak: AtomicU64::new(alloc::used_bytes()),
             metrics: Mutex::new(Metrics::default()),
+            aof: std::sync::OnceLock::new(),
         });
         server.apply_config();
         server
@@ -224,6 +227,11 @@ impl Server {
             Ordering::Relaxed,
         );
         log::set_level(config.get("loglevel"));
+        if let Some(aof) = self.aof.get() {
+            aof.set_policy(crate::persistence::aof::Fsync::parse(
+                config.get("appendfsync"),
+            ));
+        }
         crate::clock::LFU_ENABLED.store(
             config.get("maxmemory-policy").contains("lfu"),
             Ordering::Relaxed,

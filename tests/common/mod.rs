@@ -13,6 +13,8 @@ pub struct Server {
     pub child: Child,
     pub dir: PathBuf,
     pub log: PathBuf,
+    /// The directory belongs to the test ([`Server::start_in`]): not removed on drop.
+    pub keep_dir: bool,
 }
 
 /// A port nobody listens on right now.
@@ -31,9 +33,16 @@ impl Server {
 
     /// Starts `kopi-server --port P --bind 127.0.0.1 --dir D <extra...>` in a fresh directory.
     pub fn start_with(extra: &[&str]) -> Server {
-        let dir =
-            std::env::temp_dir().join(format!("kopi-test-{}-{}", std::process::id(), unique()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir();
+        let mut server = Server::start_in(&dir, extra);
+        server.keep_dir = false;
+        server
+    }
+
+    /// Starts the server in `dir` (which the test owns and removes): for restarts on the
+    /// same data.
+    pub fn start_in(dir: &std::path::Path, extra: &[&str]) -> Server {
+        let dir = dir.to_path_buf();
         for _attempt in 0..5 {
             let port = free_port();
             let log = dir.join("server.log");
@@ -58,6 +67,7 @@ impl Server {
                 child,
                 dir: dir.clone(),
                 log,
+                keep_dir: true,
             };
             if server.wait_ready() {
                 return server;
@@ -113,8 +123,17 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
+}
+
+/// A new empty directory under the temp dir.
+pub fn fresh_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kopi-test-{}-{}", std::process::id(), unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn unique() -> u64 {

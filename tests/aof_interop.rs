@@ -1,0 +1,275 @@
+//! AOF directories exchanged with a real `redis-server` 7.0, both ways: what kopi writes
+//! Redis loads to the same data, and what Redis writes (RESP base, `aof-use-rdb-preamble no`)
+//! kopi loads to the same data. Compared with DEBUG DIGEST and key by key (GET, PEXPIRETIME).
+//!
+//! Needs `redis-server` on PATH (skipped loudly without it, a failure where `CI` is set).
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Server;
+
+const TEST: &str = "aof_interop";
+
+/// A `redis-server` this test started (killed, by its own pid, when dropped).
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start(program: &Path, data: &Path, extra: &[&str]) -> Redis {
+        for _attempt in 0..5 {
+            let port = common::free_port();
+            let log = data.join(format!("redis-{port}.log"));
+            let mut args = vec![
+                "--port".to_string(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--dir".into(),
+                data.display().to_string(),
+                "--logfile".into(),
+                log.display().to_string(),
+                "--save".into(),
+                String::new(),
+                "--appendonly".into(),
+                "yes".into(),
+                "--enable-debug-command".into(),
+                "yes".into(),
+                "--daemonize".into(),
+                "no".into(),
+            ];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let child = Command::new(program)
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            let mut redis = Redis { child, port };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                if let Ok(Some(_)) = redis.child.try_wait() {
+                    if text.contains("Address already in use") {
+                        break;
+                    }
+                    panic!("redis-server refused to start:\n{text}");
+                }
+                if text.contains("Ready to accept connections") {
+                    return redis;
+                }
+                assert!(Instant::now() < deadline, "redis-server hangs:\n{text}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        panic!("redis-server found no free port");
+    }
+
+    fn raw(&self) -> common::Raw {
+        common::Raw::connect(self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Copies `from/appendonlydir` into a new directory (a server never shares its files).
+fn copy_aof_dir(from: &Path) -> Dir {
+    let to = common::fresh_dir();
+    let src = from.join("appendonlydir");
+    let dst = to.join("appendonlydir");
+    std::fs::create_dir_all(&dst).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
+    }
+    Dir(to)
+}
+
+/// A mix of writes whose effects exercise the log: TTLs (relative and absolute), several
+/// databases, a transaction, counters, deletions, and keys that lose or change their TTL.
+fn write_workload(raw: &mut common::Raw) {
+    for i in 0..60 {
+        let key = format!("k{i}");
+        let value = format!("value-{i}");
+        let reply = match i % 4 {
+            0 => raw.cmd(&["SET", &key, &value, "EX", "5000"]),
+            1 => raw.cmd(&["SET", &key, &value, "PX", "7000000"]),
+            _ => raw.cmd(&["SET", &key, &value]),
+        };
+        assert_eq!(reply, "+OK\r\n");
+    }
+    raw.cmd(&["INCRBY", "counter", "41"]);
+    raw.cmd(&["INCR", "counter"]);
+    raw.cmd(&["INCRBYFLOAT", "float", "1.5"]);
+    raw.cmd(&["APPEND", "k2", "-appended"]);
+    raw.cmd(&["DEL", "k3", "k5"]);
+    raw.cmd(&["EXPIRE", "k6", "9000"]);
+    raw.cmd(&["PERSIST", "k0"]);
+    raw.cmd(&["SETRANGE", "k7", "2", "XY"]);
+    raw.cmd(&["GETDEL", "k9"]);
+    raw.cmd(&["SELECT", "5"]);
+    raw.cmd(&["MULTI"]);
+    raw.cmd(&["SET", "tx", "1"]);
+    raw.cmd(&["INCR", "tx"]);
+    raw.cmd(&["SETEX", "tx2", "300", "v"]);
+    raw.cmd(&["EXEC"]);
+    raw.cmd(&["SELECT", "0"]);
+}
+
+/// Everything each database holds, key by key: value and absolute deadline.
+fn dump(raw: &mut common::Raw) -> Vec<(usize, String, String, String)> {
+    let mut out = Vec::new();
+    for db in 0..16 {
+        raw.cmd(&["SELECT", &db.to_string()]);
+        let keys = raw.cmd(&["KEYS", "*"]);
+        let mut names: Vec<String> = keys
+            .split("\r\n")
+            .skip(1)
+            .filter(|l| !l.starts_with('$') && !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        for key in names {
+            let value = raw.cmd(&["GET", &key]);
+            let deadline = raw.cmd(&["PEXPIRETIME", &key]);
+            out.push((db, key, value, deadline));
+        }
+    }
+    raw.cmd(&["SELECT", "0"]);
+    out
+}
+
+#[test]
+fn redis_loads_the_aof_kopi_wrote_to_the_same_data() {
+    let Some(redis_server) = common::require_program("redis-server", TEST) else {
+        return;
+    };
+    let kopi_dir = Dir(common::fresh_dir());
+    let kopi = Server::start_in(
+        &kopi_dir.0,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    let mut raw = kopi.raw();
+    write_workload(&mut raw);
+    let expected = dump(&mut raw);
+    let digest = raw.cmd(&["DEBUG", "DIGEST"]);
+    assert!(expected.len() > 50);
+    drop(raw);
+    drop(kopi); // SIGKILL: what was acknowledged is in the files.
+
+    let copy = copy_aof_dir(&kopi_dir.0);
+    let redis = Redis::start(&redis_server, &copy.0, &[]);
+    let mut raw = redis.raw();
+    assert_eq!(dump(&mut raw), expected);
+    assert_eq!(raw.cmd(&["DEBUG", "DIGEST"]), digest);
+}
+
+#[test]
+fn kopi_loads_the_aof_redis_wrote_with_a_resp_base_to_the_same_data() {
+    let Some(redis_server) = common::require_program("redis-server", TEST) else {
+        return;
+    };
+    let redis_dir = Dir(common::fresh_dir());
+    let redis = Redis::start(
+        &redis_server,
+        &redis_dir.0,
+        &[
+            "--aof-use-rdb-preamble",
+            "no",
+            "--aof-timestamp-enabled",
+            "yes",
+        ],
+    );
+    let mut raw = redis.raw();
+    write_workload(&mut raw);
+    // A rewrite makes a RESP base with data in it; later writes go to the next incr file.
+    assert!(raw.cmd(&["BGREWRITEAOF"]).contains("started"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = raw.cmd(&["INFO", "persistence"]);
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    raw.cmd(&["SET", "after-rewrite", "yes", "EX", "1234"]);
+    raw.cmd(&["DEL", "k1"]);
+    raw.cmd(&["SELECT", "2"]);
+    raw.cmd(&["SET", "in2", "x"]);
+    raw.cmd(&["SELECT", "0"]);
+    let expected = dump(&mut raw);
+    let digest = raw.cmd(&["DEBUG", "DIGEST"]);
+    assert!(expected.len() > 50);
+    assert!(expected.iter().any(|(db, key, ..)| *db == 5 && key == "tx"));
+    drop(raw);
+    drop(redis);
+    let names: Vec<String> = std::fs::read_dir(redis_dir.0.join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.ends_with(".2.base.aof")),
+        "{names:?}"
+    );
+
+    let copy = copy_aof_dir(&redis_dir.0);
+    let kopi = Server::start_in(
+        &copy.0,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    let mut raw = kopi.raw();
+    assert_eq!(dump(&mut raw), expected);
+    assert_eq!(raw.cmd(&["DEBUG", "DIGEST"]), digest);
+}
+
+#[test]
+fn redis_loads_the_aof_kopi_rewrote_to_the_same_data() {
+    let Some(redis_server) = common::require_program("redis-server", TEST) else {
+        return;
+    };
+    let kopi_dir = Dir(common::fresh_dir());
+    let kopi = Server::start_in(
+        &kopi_dir.0,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    let mut raw = kopi.raw();
+    write_workload(&mut raw);
+    assert_eq!(
+        raw.cmd(&["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    raw.cmd(&["INCR", "counter"]);
+    raw.cmd(&["SET", "after", "rewrite", "EX", "777"]);
+    raw.cmd(&["DEL", "k4"]);
+    let expected = dump(&mut raw);
+    let digest = raw.cmd(&["DEBUG", "DIGEST"]);
+    assert!(expected.len() > 50);
+    drop(raw);
+    drop(kopi);
+
+    let copy = copy_aof_dir(&kopi_dir.0);
+    let redis = Redis::start(&redis_server, &copy.0, &[]);
+    let mut raw = redis.raw();
+    assert_eq!(dump(&mut raw), expected);
+    assert_eq!(raw.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(raw.cmd(&["GET", "counter"]), "$2\r\n43\r\n");
+}
