@@ -13,7 +13,6 @@
 //!   (new incr file, committed rewrite, dropped history, upgrade from a single old-style file).
 //! - [`aof_reader`]: the streaming reader of AOF command files (RESP arrays and `#TS:`
 //!   annotations), reporting clean ends, torn tails and corruption with Redis's offsets.
-
 //! - [`aof`]: the writer, the durability contract, and loading at start-up.
 
 pub mod aof;
