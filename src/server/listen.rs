@@ -32,15 +32,6 @@ pub async fn run(server: Arc<Server>) -> i32 {
             ));
         }
     }
-    // The data is loaded before any listener exists: a client connecting meanwhile is
-    // refused by the OS (kopi has no -LOADING state yet).
-    if config.get_bool("appendonly")
-        && let Err(message) = crate::persistence::aof::open_at_start(&server)
-    {
-        log::warning(&message);
-        return 1;
-    }
-
     let mut tcp_listeners = Vec::new();
     if port != 0 {
         let backlog = config.get_i64("tcp-backlog").clamp(1, u32::MAX as i64) as u32;
@@ -89,6 +80,15 @@ pub async fn run(server: Arc<Server>) -> i32 {
     }
 
     log::notice("Server initialized");
+    // The sockets listen while the data loads, but nothing accepts yet: a client connecting
+    // meanwhile waits in the kernel's backlog and is served once loading is done (kopi has no
+    // -LOADING replies yet), instead of being refused.
+    if config.get_bool("appendonly")
+        && let Err(message) = crate::persistence::aof::open_at_start(&server)
+    {
+        log::warning(&message);
+        return 1;
+    }
     let listening_tcp = !tcp_listeners.is_empty();
     for listener in tcp_listeners {
         tokio::spawn(accept_tcp(server.clone(), listener));
