@@ -574,3 +574,26 @@ fn kill_during_concurrent_writes_loses_nothing_acknowledged_always() {
 fn kill_during_concurrent_writes_loses_nothing_acknowledged_everysec() {
     kill_during_concurrent_writes("everysec");
 }
+
+#[test]
+fn timestamp_annotations_open_the_incr_records_and_the_rewritten_base() {
+    let d = dir();
+    let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "aof-timestamp-enabled", "yes"]),
+        "+OK\r\n"
+    );
+    assert_eq!(raw.cmd(&["SET", "foo", "bar"]), "+OK\r\n");
+    assert!(
+        read(&d.0, INCR).starts_with(b"#TS:"),
+        "the first record of the incr file is annotated"
+    );
+    raw.cmd(&["BGREWRITEAOF"]);
+    let base = read(&d.0, "appendonlydir/appendonly.aof.2.base.aof");
+    assert!(
+        base.starts_with(b"#TS:"),
+        "{}",
+        String::from_utf8_lossy(&base)
+    );
+}

@@ -108,6 +108,11 @@ impl Effects {
         }
     }
 
+    /// Whether `aof-timestamp-enabled` is on.
+    pub fn timestamps_enabled(&self) -> bool {
+        self.timestamps
+    }
+
     /// `aof-timestamp-enabled`.
     pub fn set_timestamps(&mut self, on: bool) {
         self.timestamps = on;

@@ -258,7 +258,14 @@ impl Aof {
             .lock()
             .map_err(|_| "the AOF writer failed".to_string())?
             .clone();
-        let base_bytes = serialize_keyspace(state, now_ms);
+        let mut base_bytes = Vec::new();
+        if state.effects.timestamps_enabled() {
+            // A timestamped AOF's base starts with its time too (Redis's rewrite does this).
+            let now_s = now_ms.div_euclid(1000);
+            base_bytes.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
+            state.effects.note_timestamp(now_s);
+        }
+        base_bytes.extend_from_slice(&serialize_keyspace(state, now_ms));
         let incr = manifest
             .open_new_incr(&self.filename)
             .map_err(|e| e.to_string())?;
