@@ -7,11 +7,11 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::RedisServer;
 use kopi::commands;
 use kopi::protocol::{Protocol, Reply};
 use kopi::server::Server;
@@ -939,77 +939,32 @@ const SCRIPT: &[Step] = &[
     Cmd(&["get", "lz"]),
 ];
 
-/// A `redis-server` with `appendfsync always` (its incr file holds a command's record before
-/// its reply is sent) and a RESP base, on a free port in a directory of its own.
-struct Redis {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Redis {
-    fn start(program: &Path) -> Redis {
-        let dir = std::env::temp_dir().join(format!(
-            "kopi-effects-redis-{}-{}",
-            std::process::id(),
-            common::free_port()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        for _attempt in 0..5 {
-            let port = common::free_port();
-            let child = Command::new(program)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--daemonize", "no", "--appendonly", "yes"])
-                .args(["--appendfsync", "always", "--aof-use-rdb-preamble", "no"])
-                .args(["--enable-debug-command", "yes"])
-                .arg("--dir")
-                .arg(&dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start redis-server");
-            let mut redis = Redis {
-                child,
-                port,
-                dir: dir.clone(),
-            };
-            if redis.wait_ready() {
-                return redis;
-            }
-            let _ = redis.child.kill();
-            let _ = redis.child.wait();
-        }
-        panic!("redis-server did not start");
+/// Starts a `redis-server` with `appendfsync always` (its incr file holds a command's record
+/// before its reply is sent) and a RESP base, in a directory of its own; returns it once its
+/// incr file exists, and that file.
+fn start_redis(program: &Path) -> (RedisServer, PathBuf) {
+    let redis = RedisServer::start(
+        program,
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--aof-use-rdb-preamble",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let incr_file = redis.dir.join("appendonlydir/appendonly.aof.1.incr.aof");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !incr_file.exists() {
+        assert!(Instant::now() < deadline, "redis-server wrote no incr file");
+        std::thread::sleep(Duration::from_millis(20));
     }
-
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port))
-                && send(&mut stream, &["PING"]).contains("PONG")
-                && self.incr_file().exists()
-            {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    fn incr_file(&self) -> PathBuf {
-        self.dir.join("appendonlydir/appendonly.aof.1.incr.aof")
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    (redis, incr_file)
 }
 
 /// Sends one request and reads its whole reply (these replies are small: one read of what
@@ -1078,7 +1033,7 @@ fn effects_match_the_incr_file_of_redis_7() {
     let Some(program) = common::require_program("redis-server", test) else {
         return;
     };
-    let redis = Redis::start(&program);
+    let (redis, incr_file) = start_redis(&program);
     let mut stream = TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
     // Expired keys wait for the lookups of the script (kopi's in-process server has no cron).
     assert!(send(&mut stream, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).starts_with("+OK"));
@@ -1093,7 +1048,7 @@ fn effects_match_the_incr_file_of_redis_7() {
             Sleep => std::thread::sleep(Duration::from_millis(20)),
         }
     }
-    let theirs = parse(&std::fs::read(redis.incr_file()).unwrap());
+    let theirs = parse(&std::fs::read(&incr_file).unwrap());
     let ours = parse(&k.take());
     let mut differences = Vec::new();
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {

@@ -6,80 +6,24 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{RedisServer, Server};
 
 const TEST: &str = "aof_interop";
 
-/// A `redis-server` this test started (killed, by its own pid, when dropped).
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start(program: &Path, data: &Path, extra: &[&str]) -> Redis {
-        for _attempt in 0..5 {
-            let port = common::free_port();
-            let log = data.join(format!("redis-{port}.log"));
-            let mut args = vec![
-                "--port".to_string(),
-                port.to_string(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "--dir".into(),
-                data.display().to_string(),
-                "--logfile".into(),
-                log.display().to_string(),
-                "--save".into(),
-                String::new(),
-                "--appendonly".into(),
-                "yes".into(),
-                "--enable-debug-command".into(),
-                "yes".into(),
-                "--daemonize".into(),
-                "no".into(),
-            ];
-            args.extend(extra.iter().map(|s| s.to_string()));
-            let child = Command::new(program)
-                .args(&args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start redis-server");
-            let mut redis = Redis { child, port };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                let text = std::fs::read_to_string(&log).unwrap_or_default();
-                if let Ok(Some(_)) = redis.child.try_wait() {
-                    if text.contains("Address already in use") {
-                        break;
-                    }
-                    panic!("redis-server refused to start:\n{text}");
-                }
-                if text.contains("Ready to accept connections") {
-                    return redis;
-                }
-                assert!(Instant::now() < deadline, "redis-server hangs:\n{text}");
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        panic!("redis-server found no free port");
-    }
-
-    fn raw(&self) -> common::Raw {
-        common::Raw::connect(self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts a `redis-server` with AOF on in `data` (the test's: kept), plus `extra`.
+fn start_redis(program: &Path, data: &Path, extra: &[&str]) -> RedisServer {
+    let mut args = vec![
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ];
+    args.extend_from_slice(extra);
+    RedisServer::start_in(program, data, &args)
 }
 
 struct Dir(PathBuf);
@@ -176,7 +120,7 @@ fn redis_loads_the_aof_kopi_wrote_to_the_same_data() {
     drop(kopi); // SIGKILL: what was acknowledged is in the files.
 
     let copy = copy_aof_dir(&kopi_dir.0);
-    let redis = Redis::start(&redis_server, &copy.0, &[]);
+    let redis = start_redis(&redis_server, &copy.0, &[]);
     let mut raw = redis.raw();
     assert_eq!(dump(&mut raw), expected);
     assert_eq!(raw.cmd(&["DEBUG", "DIGEST"]), digest);
@@ -188,7 +132,7 @@ fn kopi_loads_the_aof_redis_wrote_with_a_resp_base_to_the_same_data() {
         return;
     };
     let redis_dir = Dir(common::fresh_dir());
-    let redis = Redis::start(
+    let redis = start_redis(
         &redis_server,
         &redis_dir.0,
         &[
@@ -267,7 +211,7 @@ fn redis_loads_the_aof_kopi_rewrote_to_the_same_data() {
     drop(kopi);
 
     let copy = copy_aof_dir(&kopi_dir.0);
-    let redis = Redis::start(&redis_server, &copy.0, &[]);
+    let redis = start_redis(&redis_server, &copy.0, &[]);
     let mut raw = redis.raw();
     assert_eq!(dump(&mut raw), expected);
     assert_eq!(raw.cmd(&["DEBUG", "DIGEST"]), digest);

@@ -13,10 +13,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::RedisServer;
 use kopi::persistence::fs::OsStorage;
 use kopi::persistence::manifest::{
     AppendFilename, BaseFormat, FileKind, LastIncr, Manifest, ManifestErrorKind, file_path,
@@ -62,10 +62,7 @@ impl Drop for Scratch {
 }
 
 /// A `redis-server` this test started (killed, by its own pid, when dropped).
-struct Redis {
-    child: Child,
-    port: u16,
-}
+struct Redis(RedisServer);
 
 enum Start {
     Ready(Redis),
@@ -77,46 +74,12 @@ impl Redis {
     /// Starts `redis-server` on a free loopback port with `--appendonly yes` in `scratch`'s
     /// data directory, plus the config lines `extra`.
     fn start(program: &Path, scratch: &Scratch, extra: &str) -> Start {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let port = common::free_port();
-            let log = scratch.root.join(format!("redis-{port}.log"));
-            let conf = scratch.root.join("redis.conf");
-            std::fs::write(
-                &conf,
-                format!(
-                    "port {port}\nbind 127.0.0.1\ndir \"{}\"\nlogfile \"{}\"\nsave \"\"\n\
-                     appendonly yes\ndaemonize no\n{extra}\n",
-                    scratch.data().display(),
-                    log.display()
-                ),
-            )
-            .unwrap();
-            let child = Command::new(program)
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start redis-server");
-            let mut redis = Redis { child, port };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                let text = std::fs::read_to_string(&log).unwrap_or_default();
-                if let Ok(Some(_)) = redis.child.try_wait() {
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    if text.contains("Address already in use") && attempt < 5 {
-                        break; // Another process took the port first: try another one.
-                    }
-                    return Start::Exited(text);
-                }
-                if text.contains("Ready to accept connections") {
-                    return Start::Ready(redis);
-                }
-                assert!(Instant::now() < deadline, "redis-server hangs:\n{text}");
-                std::thread::sleep(Duration::from_millis(10));
-            }
+        let conf = scratch.root.join("redis.conf");
+        std::fs::write(&conf, format!("save \"\"\nappendonly yes\n{extra}\n")).unwrap();
+        let conf = conf.display().to_string();
+        match RedisServer::try_start_in(program, &scratch.data(), &[&conf]) {
+            Ok(server) => Start::Ready(Redis(server)),
+            Err(log) => Start::Exited(log),
         }
     }
 
@@ -128,7 +91,7 @@ impl Redis {
     }
 
     fn cmd(&self, args: &[&str]) -> String {
-        common::Raw::connect(self.port).cmd(args)
+        self.0.raw().cmd(args)
     }
 
     /// BGREWRITEAOF, then waits until the rewrite is done and its manifest persisted.
@@ -150,13 +113,6 @@ impl Redis {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

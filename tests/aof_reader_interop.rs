@@ -21,15 +21,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use common::{Raw, require_program};
+use common::{Raw, RedisServer, require_program};
 use kopi::persistence::aof_reader::{
     AofReader, Cut, End, Event, Malformed, ReadOptions, Report, truncate_file,
 };
@@ -54,102 +53,52 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-struct Redis {
-    child: Child,
-    port: u16,
-    log: PathBuf,
+/// How redis-server runs here: AOF on, RESP base, timestamp annotations.
+const REDIS_ARGS: &[&str] = &[
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "no",
+    "--aof-use-rdb-preamble",
+    "no",
+    "--aof-timestamp-enabled",
+    "yes",
+];
+
+/// Starts redis-server on `dir` (the test's: kept) with AOF on.
+fn start_redis(program: &Path, dir: &Path) -> RedisServer {
+    RedisServer::start_in(program, dir, REDIS_ARGS)
 }
 
-impl Redis {
-    /// Starts redis-server on `dir` with AOF on (`port` 0: no TCP listener).
-    fn spawn(program: &Path, dir: &Path, port: u16, extra: &[&str]) -> Redis {
-        let log = dir.join(format!("redis-{port}-{}.log", now_ms()));
-        let child = Command::new(program)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "no"])
-            .args(["--aof-use-rdb-preamble", "no"])
-            .args(["--aof-timestamp-enabled", "yes"])
-            .args(extra)
-            .arg("--dir")
-            .arg(dir)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start redis-server");
-        Redis { child, port, log }
-    }
-
-    fn start(program: &Path, dir: &Path) -> Redis {
-        for _attempt in 0..5 {
-            let mut redis = Redis::spawn(program, dir, common::free_port(), &[]);
-            if redis.wait_ready() {
-                return redis;
-            }
-            redis.stop();
+/// Waits until the server has loaded its data (or exited); returns its log.
+fn loaded(redis: &mut RedisServer) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let exited = matches!(redis.child.try_wait(), Ok(Some(_)));
+        let log = redis.log_text();
+        if exited || log.contains("eady to accept connections") {
+            return log;
         }
-        panic!("redis-server did not start in {}", dir.display());
+        std::thread::sleep(Duration::from_millis(10));
     }
-
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                && self.log_text().contains("Ready to accept connections")
-            {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        false
-    }
-
-    /// Waits until the server has loaded its data (or exited); returns its log.
-    fn loaded(&mut self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let exited = matches!(self.child.try_wait(), Ok(Some(_)));
-            let log = self.log_text();
-            if exited || log.contains("eady to accept connections") {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!(
-            "redis-server neither loaded nor exited:\n{}",
-            self.log_text()
-        );
-    }
-
-    /// Starts redis-server on `data` without a TCP listener, lets it load its AOF (with
-    /// `aof-load-truncated yes`), stops it and returns its log.
-    fn load(program: &Path, data: &Path) -> String {
-        let socket = data.join("redis.sock").display().to_string();
-        let extra = ["--aof-load-truncated", "yes", "--unixsocket", &socket];
-        let mut redis = Redis::spawn(program, data, 0, &extra);
-        let log = redis.loaded();
-        redis.stop();
-        log
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    panic!(
+        "redis-server neither loaded nor exited:\n{}",
+        redis.log_text()
+    );
 }
 
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// Starts redis-server on `data` without a TCP listener, lets it load its AOF (with
+/// `aof-load-truncated yes`), stops it and returns its log.
+fn load_redis(program: &Path, data: &Path) -> String {
+    let socket = data.join("redis.sock").display().to_string();
+    let mut args = REDIS_ARGS.to_vec();
+    args.extend_from_slice(&["--aof-load-truncated", "yes", "--unixsocket", &socket]);
+    let mut redis = RedisServer::spawn(program, data, 0, &args);
+    let log = loaded(&mut redis);
+    redis.stop();
+    log
 }
 
 /// One expected argument: exact bytes, or an absolute deadline in milliseconds within a range.
@@ -616,7 +565,7 @@ fn reads_what_redis_writes_and_judges_damage_as_redis_does() {
     let data = root.join("data");
     std::fs::create_dir_all(&data).unwrap();
     let aof_dir = data.join("appendonlydir");
-    let mut redis = Redis::start(&server, &data);
+    let mut redis = start_redis(&server, &data);
     let seed = now_ms() as u64;
     println!("seed {seed}");
     let start_s = now_ms() / 1000;
@@ -945,7 +894,7 @@ fn judge_damaged_copies(
         std::fs::write(dir.join("appendonly.aof.2.base.aof"), &base).unwrap();
         let incr_path = dir.join("appendonly.aof.2.incr.aof");
         std::fs::write(&incr_path, &case.bytes).unwrap();
-        let log = Redis::load(server, &data);
+        let log = load_redis(server, &data);
         let context = format!("{}: ours {ours:?}\nredis-server log:\n{log}", case.name);
         let truncated_at = truncation_offset(&log, "appendonly.aof.2.incr.aof");
         match &ours.end {
@@ -997,7 +946,7 @@ fn rdb_preamble_and_its_tail() {
     let root = scratch_dir("preamble");
     let make = root.join("make");
     std::fs::create_dir_all(&make).unwrap();
-    let mut redis = Redis::start(&server, &make);
+    let mut redis = start_redis(&server, &make);
     let mut raw = Raw::connect(redis.port);
     assert_eq!(raw.cmd(&["SET", "precious", "1"]), "+OK\r\n");
     assert_eq!(raw.cmd(&["SAVE"]), "+OK\r\n");
@@ -1046,7 +995,7 @@ fn rdb_preamble_and_its_tail() {
             other => panic!("case {i}: {other:?}"),
         }
         // Redis moves the old-style file into the AOF directory, as its base, and loads it.
-        let log = Redis::load(&server, &data);
+        let log = load_redis(&server, &data);
         assert!(log.contains("Reading the remaining AOF tail"), "{log}");
         assert!(log.contains("DB loaded from append only file"), "{log}");
         assert_eq!(

@@ -11,13 +11,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::BufRead;
 
-use common::{Raw, Server, require_program};
+use common::{Raw, RedisServer, Server, require_program};
 
 /// A RESP value: a line or blob (`+ - : , # _ ( $ = !`, null as `_`), or an aggregate
 /// (`* ~ > % |`; a map holds its keys and values in turn).
@@ -211,85 +207,12 @@ fn differences(kopi: &mut Raw, redis: &mut Raw, names: &[String]) -> Vec<String>
     out
 }
 
-/// A real `redis-server` on a free loopback port, killed on drop.
-struct Redis {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Redis {
-    fn start(program: &Path) -> Redis {
-        let dir = std::env::temp_dir().join(format!(
-            "kopi-command-table-{}-{}",
-            std::process::id(),
-            common::free_port()
-        ));
-        std::fs::create_dir_all(&dir).expect("create redis-server directory");
-        for _attempt in 0..5 {
-            let port = common::free_port();
-            let child = Command::new(program)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&dir)
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start redis-server");
-            let mut redis = Redis {
-                child,
-                port,
-                dir: dir.clone(),
-            };
-            if redis.ready() {
-                return redis;
-            }
-            let _ = redis.child.kill();
-            let _ = redis.child.wait();
-            redis.dir = PathBuf::new();
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        panic!("redis-server did not start");
-    }
-
-    fn ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let mut reply = [0u8; 7];
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                if stream.write_all(b"PING\r\n").is_ok()
-                    && std::io::Read::read_exact(&mut stream, &mut reply).is_ok()
-                    && &reply == b"+PONG\r\n"
-                {
-                    return true;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if !self.dir.as_os_str().is_empty() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-fn start_both(test: &str) -> Option<(Server, Redis)> {
+fn start_both(test: &str) -> Option<(Server, RedisServer)> {
     let program = require_program("redis-server", test)?;
-    Some((Server::start(), Redis::start(&program)))
+    Some((
+        Server::start(),
+        RedisServer::start(&program, &["--save", "", "--appendonly", "no"]),
+    ))
 }
 
 #[test]

@@ -43,16 +43,13 @@ mod common;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{Cursor, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
-use common::{Raw, Server, read_value, require_program};
+use common::{Raw, RedisServer, Server, read_value, require_program};
 
 /// Spacing of the deadlines the generator makes, in seconds (see the module comment).
 const STEP_S: i64 = 10_000;
@@ -1348,87 +1345,8 @@ fn known_families() -> Vec<&'static str> {
 
 // ---- the reference server ----
 
-/// A real `redis-server` on a free loopback port, in its own directory, killed on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl RedisServer {
-    fn start(program: &Path) -> RedisServer {
-        let dir = std::env::temp_dir().join(format!(
-            "kopi-diff-redis-{}-{}",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).expect("create redis-server directory");
-        let log = dir.join("redis.log");
-        for _attempt in 0..5 {
-            let port = common::free_port();
-            let child = Command::new(program)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&dir)
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(std::fs::File::create(&log).expect("create redis-server log"))
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start redis-server");
-            let mut server = RedisServer {
-                child,
-                port,
-                dir: dir.clone(),
-            };
-            if server.wait_ready() {
-                return server;
-            }
-            let _ = server.child.kill();
-            let _ = server.child.wait();
-            // Keep the directory for the next attempt: `server` must not remove it.
-            server.dir = PathBuf::new();
-        }
-        let log_text = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_dir_all(&dir);
-        panic!("redis-server did not start; its log:\n{log_text}");
-    }
-
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let mut reply = [0u8; 7];
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                if stream.write_all(b"PING\r\n").is_ok()
-                    && std::io::Read::read_exact(&mut stream, &mut reply).is_ok()
-                    && &reply == b"+PONG\r\n"
-                {
-                    return true;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if !self.dir.as_os_str().is_empty() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
+/// How the reference `redis-server` runs: no persistence.
+const REDIS_ARGS: &[&str] = &["--save", "", "--appendonly", "no"];
 
 // ---- the runner ----
 
@@ -1848,7 +1766,7 @@ fn kopi_replies_like_redis() {
         return;
     };
     let settings = Settings::from_env(20_000);
-    let redis = RedisServer::start(&program);
+    let redis = RedisServer::start(&program, REDIS_ARGS);
     let kopi = Server::start();
     run(
         &settings,
@@ -1867,8 +1785,8 @@ fn two_redis_servers_never_differ() {
         return;
     };
     let settings = Settings::from_env(10_000);
-    let reference = RedisServer::start(&program);
-    let other = RedisServer::start(&program);
+    let reference = RedisServer::start(&program, REDIS_ARGS);
+    let other = RedisServer::start(&program, REDIS_ARGS);
     run(
         &settings,
         "two_redis_servers_never_differ",

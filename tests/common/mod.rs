@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -144,6 +144,132 @@ fn unique() -> u64 {
         .unwrap()
         .subsec_nanos() as u64;
     N.fetch_add(1, Ordering::Relaxed) * 1_000_000_000 + nanos
+}
+
+/// A real `redis-server` this test started on a free loopback port: `--port P --bind 127.0.0.1
+/// --daemonize no --dir D --logfile L` after the caller's `extra` (so `extra` may begin with a
+/// config file). Killed, by its own pid, on drop.
+pub struct RedisServer {
+    pub port: u16,
+    pub dir: PathBuf,
+    pub child: Child,
+    pub log: PathBuf,
+    /// The directory belongs to the test ([`RedisServer::start_in`]): not removed on drop.
+    pub keep_dir: bool,
+}
+
+impl RedisServer {
+    /// Starts it in a fresh directory, removed on drop; panics with its log if it refuses.
+    pub fn start(program: &Path, extra: &[&str]) -> RedisServer {
+        let dir = fresh_dir();
+        match RedisServer::try_start_in(program, &dir, extra) {
+            Ok(mut server) => {
+                server.keep_dir = false;
+                server
+            }
+            Err(log) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                panic!("redis-server refused to start:\n{log}");
+            }
+        }
+    }
+
+    /// Starts it in `dir` (which the test owns: kept on drop); panics with its log if it
+    /// refuses.
+    pub fn start_in(program: &Path, dir: &Path, extra: &[&str]) -> RedisServer {
+        RedisServer::try_start_in(program, dir, extra)
+            .unwrap_or_else(|log| panic!("redis-server refused to start:\n{log}"))
+    }
+
+    /// Starts it in `dir` and waits until it is ready: `Err` with its log if it exited first.
+    /// A port another process took first is retried on another one.
+    pub fn try_start_in(program: &Path, dir: &Path, extra: &[&str]) -> Result<RedisServer, String> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut server = RedisServer::spawn(program, dir, free_port(), extra);
+            match server.wait_ready() {
+                Ok(()) => return Ok(server),
+                Err(log) if log.contains("Address already in use") && attempt < 5 => continue,
+                Err(log) => return Err(log),
+            }
+        }
+    }
+
+    /// Starts it in `dir` on `port` (0: no TCP listener) without waiting for anything.
+    pub fn spawn(program: &Path, dir: &Path, port: u16, extra: &[&str]) -> RedisServer {
+        let log = dir.join(format!("redis-{port}-{}.log", unique()));
+        let child = Command::new(program)
+            .args(extra)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .arg("--logfile")
+            .arg(&log)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        RedisServer {
+            port,
+            dir: dir.to_path_buf(),
+            child,
+            log,
+            keep_dir: true,
+        }
+    }
+
+    /// Ready: it logged so and answers PING with PONG. `Err` with its log if it exited.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Err(self.log_text());
+            }
+            let log = self.log_text();
+            if log.contains("Ready to accept connections") && self.pong() {
+                return Ok(());
+            }
+            assert!(Instant::now() < deadline, "redis-server hangs:\n{log}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn pong(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut reply = [0u8; 7];
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 /// A raw RESP connection: send bytes, read whole replies as bytes.
