@@ -140,21 +140,19 @@ fn delete_keys(ctx: &mut Ctx, keys: &[Bytes], lazy: bool) -> CmdResult {
 
 /// EXISTS key [key ...]
 fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut count = 0;
-    for key in &args[1..] {
-        if read_key(ctx, key, Access::NoTouch).is_some() {
-            count += 1;
-        }
-    }
-    ctx.reply.int(count);
-    Ok(())
+    reply_existing(ctx, &args[1..], Access::NoTouch)
 }
 
 /// TOUCH key [key ...]
 fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    reply_existing(ctx, &args[1..], Access::Touch)
+}
+
+/// Replies how many of `keys` exist (a key named twice counts twice, as in Redis).
+fn reply_existing(ctx: &mut Ctx, keys: &[Bytes], access: Access) -> CmdResult {
     let mut count = 0;
-    for key in &args[1..] {
-        if read_key(ctx, key, Access::Touch).is_some() {
+    for key in keys {
+        if read_key(ctx, key, access).is_some() {
             count += 1;
         }
     }
