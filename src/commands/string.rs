@@ -60,11 +60,11 @@ fn get_string_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Str
 /// Looks `key` up for reading (expiring it lazily, counting a keyspace hit or miss as Redis's
 /// `lookupKeyRead`) and hands back the entry with the reply buffer, so a handler replies
 /// straight from the stored bytes.
-fn entry_and_reply<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> (Option<&'c mut Entry>, &'c mut Reply) {
+fn entry_and_reply<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> (Option<&'c Entry>, &'c mut Reply) {
     let now = ctx.now_ms;
     let db = ctx.client.db;
     let state = &mut *ctx.state;
-    let entry = state.store.dbs[db].get_mut(key, now, Access::Touch);
+    let entry = state.store.dbs[db].get(key, now, Access::Touch);
     if entry.is_some() {
         state.stats.keyspace_hits += 1;
     } else {

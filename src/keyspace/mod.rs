@@ -13,6 +13,7 @@
 //! The expiry index orders volatile keys by deadline so the active cycle removes expired keys
 //! without scanning the keyspace.
 
+pub mod cut;
 pub mod value;
 
 use std::collections::{BTreeSet, HashMap};
@@ -96,6 +97,8 @@ pub struct Keyspace {
     shards: Box<[HashTable<Entry>]>,
     len: usize,
     expires: BTreeSet<(i64, Bytes)>,
+    /// This keyspace's part of a snapshot being taken ([`cut`]).
+    cut: Option<Box<cut::Cut>>,
 }
 
 impl Default for Keyspace {
@@ -104,6 +107,7 @@ impl Default for Keyspace {
             shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
             len: 0,
             expires: BTreeSet::new(),
+            cut: None,
         }
     }
 }
@@ -124,6 +128,8 @@ pub struct Db {
     /// Keys that expired here (lazily or actively) since the caller last drained them; the
     /// command layer counts and propagates them as `DEL`.
     pub expired_keys: Vec<Bytes>,
+    /// Flushed keyspaces whose snapshot part is not written yet ([`cut`]).
+    pub detached: Vec<Keyspace>,
 }
 
 /// The hash used to place keys; random per process so clients cannot aim collisions.
@@ -168,7 +174,16 @@ impl Keyspace {
         self.shards[shard_of(hash)].find(hash, |e| e.key.as_ref() == key)
     }
 
+    /// Finds an entry to change: its shard goes into a snapshot being taken first.
     fn find_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let hash = hash_key(key);
+        let index = shard_of(hash);
+        self.before_write(index);
+        self.shards[index].find_mut(hash, |e| e.key.as_ref() == key)
+    }
+
+    /// Finds an entry to update its access data only (not part of any snapshot).
+    fn find_to_touch(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let hash = hash_key(key);
         self.shards[shard_of(hash)].find_mut(hash, |e| e.key.as_ref() == key)
     }
@@ -179,7 +194,9 @@ impl Keyspace {
         let deadline = entry.expire_at_ms;
         // Cloning a key may allocate (a unique buffer becomes shared): only for the index.
         let key = (deadline != NO_EXPIRY).then(|| entry.key.clone());
-        let shard = &mut self.shards[shard_of(hash)];
+        let index = shard_of(hash);
+        self.before_write(index);
+        let shard = &mut self.shards[index];
         let old = match shard.find_mut(hash, |e| e.key == entry.key) {
             Some(slot) => Some(std::mem::replace(slot, entry)),
             None => {
@@ -202,7 +219,9 @@ impl Keyspace {
 
     fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = hash_key(key);
-        let shard = &mut self.shards[shard_of(hash)];
+        let index = shard_of(hash);
+        self.before_write(index);
+        let shard = &mut self.shards[index];
         let found = shard.find_entry(hash, |e| e.key.as_ref() == key).ok()?;
         let (entry, _) = found.remove();
         self.len -= 1;
@@ -303,16 +322,30 @@ impl Db {
 
     /// Looks a key up for reading; expired keys are deleted first and never seen.
     pub fn get(&mut self, key: &[u8], now_ms: i64, access: Access) -> Option<&Entry> {
-        self.get_mut(key, now_ms, access).map(|e| &*e)
+        self.lookup(key, now_ms, access, false).map(|e| &*e)
     }
 
     /// Looks a key up for modification in place. The caller signals the change with
     /// [`Db::touch`] once it has made one.
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64, access: Access) -> Option<&mut Entry> {
+        self.lookup(key, now_ms, access, true)
+    }
+
+    fn lookup(
+        &mut self,
+        key: &[u8],
+        now_ms: i64,
+        access: Access,
+        write: bool,
+    ) -> Option<&mut Entry> {
         if self.expire_if_needed(key, now_ms) {
             return None;
         }
-        let entry = self.data.find_mut(key)?;
+        let entry = if write {
+            self.data.find_mut(key)?
+        } else {
+            self.data.find_to_touch(key)?
+        };
         if access == Access::Touch {
             let now_s = crate::clock::now_s();
             if crate::clock::LFU_ENABLED.load(Ordering::Relaxed) {
@@ -334,12 +367,15 @@ impl Db {
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, now_ms: i64) -> Option<Value> {
         // The hot path of every string write: one hash, one probe.
         let hash = hash_key(key);
+        let index = shard_of(hash);
+        self.data.before_write(index);
         let Keyspace {
             shards,
             expires,
             len,
+            ..
         } = &mut self.data;
-        let shard = &mut shards[shard_of(hash)];
+        let shard = &mut shards[index];
         match shard.find_mut(hash, |e| e.key.as_ref() == key) {
             Some(slot) if !slot.is_expired(now_ms) => {
                 let old = std::mem::replace(&mut slot.value, value);
@@ -457,7 +493,11 @@ impl Db {
     /// counts them).
     pub fn flush(&mut self) -> usize {
         let old = std::mem::take(&mut self.data);
-        old.len()
+        let len = old.len();
+        if old.cut_pending() {
+            self.detached.push(old);
+        }
+        len
     }
 
     /// Empties the database at once and frees the old entries on the lazy-free thread (FLUSHDB
@@ -465,7 +505,7 @@ impl Db {
     pub fn flush_async(&mut self) -> usize {
         let old = std::mem::take(&mut self.data);
         let len = old.len();
-        lazyfree::free_later(old, len as u64);
+        self.retire(old);
         len
     }
 
@@ -512,6 +552,8 @@ pub struct Store {
     pub dirty: u64,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron removes expired keys.
     pub active_expire_enabled: bool,
+    /// A snapshot is being taken ([`cut`]).
+    cutting: bool,
 }
 
 impl Store {
@@ -520,6 +562,7 @@ impl Store {
             dbs: (0..databases).map(|_| Db::default()).collect(),
             dirty: 0,
             active_expire_enabled: true,
+            cutting: false,
         }
     }
 

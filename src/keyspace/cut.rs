@@ -1,0 +1,322 @@
+//! Forkless point-in-time snapshots ("cuts"), shard by shard.
+//!
+//! Redis forks and lets the kernel copy pages on write. kopi copies before write at shard
+//! granularity instead: [`Store::begin_cut`] marks every non-empty shard of every database
+//! unsaved; the snapshot writer then serializes a few shards per acquisition of the keyspace
+//! lock ([`Store::advance_cut`]), and a command that is about to change a shard not yet saved
+//! serializes that shard first (`Keyspace::before_write`). Each shard is serialized exactly
+//! once, as it was at the cut, so the result is the dataset at the cut while clients keep
+//! writing. Extra memory is the serialized bytes waiting for the writer, never a copy of the
+//! dataset.
+//!
+//! A cut belongs to a keyspace and travels with it: SWAPDB moves it to the other database
+//! number but it still writes as the number it had at the cut; FLUSHDB/FLUSHALL detach the
+//! old keyspace (kept in [`Db::detached`] until its unsaved shards are written) and the new,
+//! empty one has no cut (everything in it happened after the cut).
+
+use hashbrown::HashTable;
+
+use super::{Db, Entry, Keyspace, SHARDS, Store, lazyfree};
+
+/// Appends one entry in the snapshot's format (AOF commands, RDB records).
+pub type EntryWriter = fn(&mut Vec<u8>, &Entry);
+
+const WORDS: usize = SHARDS / 64;
+
+/// One keyspace's part of a snapshot.
+#[derive(Debug)]
+pub struct Cut {
+    /// The database number at the cut.
+    db: usize,
+    /// Entries past their deadline at the cut are left out.
+    at_ms: i64,
+    /// Bit per shard: not yet serialized.
+    unsaved: Box<[u64; WORDS]>,
+    remaining: usize,
+    /// Serialized, not yet handed to the snapshot writer.
+    out: Vec<u8>,
+    write: EntryWriter,
+}
+
+impl Cut {
+    fn new(db: usize, at_ms: i64, write: EntryWriter, keyspace: &Keyspace) -> Cut {
+        let mut unsaved = Box::new([0u64; WORDS]);
+        let mut remaining = 0;
+        for (index, shard) in keyspace.shards.iter().enumerate() {
+            if !shard.is_empty() {
+                unsaved[index / 64] |= 1 << (index % 64);
+                remaining += 1;
+            }
+        }
+        Cut {
+            db,
+            at_ms,
+            unsaved,
+            remaining,
+            out: Vec::new(),
+            write,
+        }
+    }
+
+    /// Serializes shard `index` unless it already was.
+    pub(super) fn save(&mut self, index: usize, shard: &HashTable<Entry>) {
+        let (word, bit) = (index / 64, 1u64 << (index % 64));
+        if self.unsaved[word] & bit == 0 {
+            return;
+        }
+        self.unsaved[word] &= !bit;
+        self.remaining -= 1;
+        for entry in shard.iter() {
+            if !entry.is_expired(self.at_ms) {
+                (self.write)(&mut self.out, entry);
+            }
+        }
+    }
+
+    fn next_unsaved(&self) -> Option<usize> {
+        self.unsaved
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w != 0)
+            .map(|(i, w)| i * 64 + w.trailing_zeros() as usize)
+    }
+
+    fn complete(&self) -> bool {
+        self.remaining == 0 && self.out.is_empty()
+    }
+}
+
+impl Keyspace {
+    /// Called before any change to shard `index`: a shard not yet in the snapshot goes there
+    /// first, as it is.
+    #[inline]
+    pub(super) fn before_write(&mut self, index: usize) {
+        if let Some(cut) = self.cut.as_deref_mut() {
+            cut.save(index, &self.shards[index]);
+        }
+    }
+
+    /// Serializes unsaved shards until `out` holds about `budget` bytes, then hands what is
+    /// serialized to `emit`. True when this keyspace's part is complete.
+    fn advance(&mut self, budget: usize, emit: &mut impl FnMut(usize, &[u8])) -> bool {
+        let Keyspace { shards, cut, .. } = self;
+        let Some(cut) = cut.as_deref_mut() else {
+            return true;
+        };
+        while cut.out.len() < budget {
+            let Some(index) = cut.next_unsaved() else {
+                break;
+            };
+            cut.save(index, &shards[index]);
+        }
+        if !cut.out.is_empty() {
+            emit(cut.db, &cut.out);
+            cut.out.clear();
+        }
+        cut.complete()
+    }
+
+    /// True while this keyspace holds part of a snapshot not yet written.
+    pub(super) fn cut_pending(&self) -> bool {
+        self.cut.as_deref().is_some_and(|c| !c.complete())
+    }
+}
+
+impl Db {
+    /// The keyspace that FLUSHDB/FLUSHALL replaces: freed, or kept until the snapshot has it.
+    pub(super) fn retire(&mut self, old: Keyspace) {
+        if old.cut_pending() {
+            self.detached.push(old);
+        } else {
+            let len = old.len();
+            lazyfree::free_later(old, len as u64);
+        }
+    }
+}
+
+impl Store {
+    /// Starts a snapshot of every database as it is now; `at_ms` is the cut's time.
+    pub fn begin_cut(&mut self, at_ms: i64, write: EntryWriter) {
+        self.end_cut();
+        for (n, db) in self.dbs.iter_mut().enumerate() {
+            db.data.cut = Some(Box::new(Cut::new(n, at_ms, write, &db.data)));
+        }
+        self.cutting = true;
+    }
+
+    /// Whether a snapshot is being taken.
+    pub fn cutting(&self) -> bool {
+        self.cutting
+    }
+
+    /// Hands serialized snapshot bytes to `emit(db, bytes)`, serializing more shards until
+    /// about `budget` bytes went out. Returns true, and ends the cut, once everything at the
+    /// cut has been handed out.
+    pub fn advance_cut(&mut self, budget: usize, mut emit: impl FnMut(usize, &[u8])) -> bool {
+        if !self.cutting {
+            return true;
+        }
+        let sent = std::cell::Cell::new(0usize);
+        let mut counting = |db: usize, bytes: &[u8]| {
+            sent.set(sent.get() + bytes.len());
+            emit(db, bytes);
+        };
+        let mut complete = true;
+        for db in &mut self.dbs {
+            let mut index = 0;
+            while index < db.detached.len() {
+                if db.detached[index].advance(budget, &mut counting) {
+                    let old = db.detached.swap_remove(index);
+                    let len = old.len();
+                    lazyfree::free_later(old, len as u64);
+                } else {
+                    complete = false;
+                    index += 1;
+                }
+            }
+            if !db.data.advance(budget, &mut counting) {
+                complete = false;
+            }
+            if sent.get() >= budget {
+                return false;
+            }
+        }
+        if complete {
+            self.end_cut();
+        }
+        complete
+    }
+
+    /// Ends (or abandons) the snapshot: no more copying before writes.
+    pub fn end_cut(&mut self) {
+        for db in &mut self.dbs {
+            db.data.cut = None;
+            for old in db.detached.drain(..) {
+                let len = old.len();
+                lazyfree::free_later(old, len as u64);
+            }
+        }
+        self.cutting = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{StringValue, Value};
+    use super::*;
+
+    fn write_key(out: &mut Vec<u8>, entry: &Entry) {
+        out.extend_from_slice(&entry.key);
+        out.push(b'=');
+        if let Value::String(s) = &entry.value {
+            out.extend_from_slice(s.as_bytes(&mut itoa::Buffer::new()));
+        }
+        out.push(b'\n');
+    }
+
+    fn string(v: &str) -> Value {
+        Value::String(StringValue::from_bytes(v.as_bytes()))
+    }
+
+    /// One step of the snapshot writer; its bytes become "db:key=value" lines.
+    fn step(store: &mut Store, budget: usize, lines: &mut Vec<String>) -> bool {
+        store.advance_cut(budget, |db, bytes| {
+            for line in String::from_utf8_lossy(bytes).lines() {
+                lines.push(format!("{db}:{line}"));
+            }
+        })
+    }
+
+    /// Runs the cut to its end; the snapshot as sorted lines.
+    fn finish(store: &mut Store, budget: usize, mut lines: Vec<String>) -> Vec<String> {
+        let mut steps = 0;
+        while !step(store, budget, &mut lines) {
+            steps += 1;
+            assert!(steps < 100_000);
+        }
+        lines.sort();
+        lines
+    }
+
+    fn filled(keys: usize) -> Store {
+        let mut store = Store::new(2);
+        for i in 0..keys {
+            store.dbs[0].set(format!("k{i}").as_bytes(), string("old"), false, 0);
+        }
+        store
+    }
+
+    fn expected(db: usize, keys: usize) -> Vec<String> {
+        let mut lines: Vec<String> = (0..keys).map(|i| format!("{db}:k{i}=old")).collect();
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn writes_after_the_cut_are_not_in_the_snapshot() {
+        let mut store = filled(3000);
+        store.begin_cut(0, write_key);
+        let mut lines = Vec::new();
+        assert!(!step(&mut store, 2000, &mut lines));
+        // Part-way through, every key is overwritten or deleted, and new ones are added.
+        for i in 0..3000 {
+            let key = format!("k{i}");
+            if i % 3 == 0 {
+                store.dbs[0].remove(key.as_bytes(), 0);
+            } else {
+                store.dbs[0].set(key.as_bytes(), string("new"), false, 0);
+            }
+            store.dbs[0].set(format!("n{i}").as_bytes(), string("new"), false, 0);
+        }
+        assert_eq!(finish(&mut store, 4096, lines), expected(0, 3000));
+        assert!(!store.cutting());
+        // After the cut, writes serialize nothing.
+        store.dbs[0].set(b"k1", string("x"), false, 0);
+        assert!(store.dbs[0].data.cut.is_none());
+    }
+
+    #[test]
+    fn a_flushed_database_is_still_written_as_it_was() {
+        let mut store = filled(500);
+        store.begin_cut(0, write_key);
+        store.dbs[0].flush();
+        store.dbs[0].set(b"after", string("new"), false, 0);
+        assert_eq!(store.dbs[0].detached.len(), 1);
+        assert_eq!(finish(&mut store, 100, Vec::new()), expected(0, 500));
+        assert!(store.dbs[0].detached.is_empty());
+    }
+
+    #[test]
+    fn swapped_databases_keep_their_numbers_at_the_cut() {
+        let mut store = filled(200);
+        store.dbs[1].set(b"one", string("old"), false, 0);
+        store.begin_cut(0, write_key);
+        store.swap_dbs(0, 1, 0);
+        store.dbs[1].set(b"k1", string("new"), false, 0);
+        store.dbs[0].remove(b"one", 0);
+        let mut want = expected(0, 200);
+        want.push("1:one=old".into());
+        want.sort();
+        assert_eq!(finish(&mut store, 64, Vec::new()), want);
+    }
+
+    #[test]
+    fn keys_past_their_deadline_at_the_cut_are_left_out() {
+        let mut store = filled(10);
+        store.dbs[0].set_expire(b"k1", 500);
+        store.begin_cut(1000, write_key);
+        let lines = finish(&mut store, 1 << 20, Vec::new());
+        assert_eq!(lines.len(), 9);
+        assert!(!lines.contains(&"0:k1=old".to_string()));
+    }
+
+    #[test]
+    fn an_abandoned_cut_copies_nothing_more() {
+        let mut store = filled(100);
+        store.begin_cut(0, write_key);
+        store.end_cut();
+        store.dbs[0].set(b"k1", string("new"), false, 0);
+        assert!(store.dbs[0].data.cut.is_none());
+        assert!(store.advance_cut(10, |_, _| panic!("nothing to write")));
+    }
+}
