@@ -2,6 +2,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use common::Server;
 
@@ -21,6 +22,15 @@ fn info_field(server: &Server, field: &str) -> Option<String> {
     let info = raw.cmd(&["INFO", "persistence"]);
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+}
+
+/// Waits until no AOF rewrite is in progress (Redis's tests' `waitForBgrewriteaof`).
+fn wait_for_rewrite(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(server, "aof_rewrite_in_progress").as_deref() != Some("0") {
+        assert!(Instant::now() < deadline, "the rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// A test-owned directory, removed at the end.
@@ -408,6 +418,7 @@ fn bgrewriteaof_replaces_base_and_incr_and_nothing_is_applied_twice() {
         raw.cmd(&["BGREWRITEAOF"]),
         "+Background append only file rewriting started\r\n"
     );
+    wait_for_rewrite(&server);
     assert_eq!(
         String::from_utf8(read(&d.0, MANIFEST)).unwrap(),
         "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
@@ -416,7 +427,7 @@ fn bgrewriteaof_replaces_base_and_incr_and_nothing_is_applied_twice() {
     assert!(!d.0.join("appendonlydir/appendonly.aof.1.base.aof").exists());
     let base = read(&d.0, "appendonlydir/appendonly.aof.2.base.aof");
     assert!(contains(&base, b"$2\r\n10\r\n"));
-    assert!(contains(&base, b"PXAT"));
+    assert!(contains(&base, b"PEXPIREAT"));
     assert_eq!(info_field(&server, "aof_rewrites").as_deref(), Some("1"));
     assert_eq!(
         info_field(&server, "aof_last_bgrewrite_status").as_deref(),
@@ -590,6 +601,7 @@ fn timestamp_annotations_open_the_incr_records_and_the_rewritten_base() {
         "the first record of the incr file is annotated"
     );
     raw.cmd(&["BGREWRITEAOF"]);
+    wait_for_rewrite(&server);
     let base = read(&d.0, "appendonlydir/appendonly.aof.2.base.aof");
     assert!(
         base.starts_with(b"#TS:"),

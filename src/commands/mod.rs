@@ -217,7 +217,7 @@ pub fn execute(
 
     // An AOF that cannot be written refuses writes (and PING, as Redis) until it can.
     if (command.is_write() || command.name == "ping")
-        && let Some(aof) = server.aof.get()
+        && let Some(aof) = server.aof_slot.read().as_ref()
         && let Some(text) = aof.write_error()
     {
         let err = Error::owned(format!("MISCONF Errors writing to the AOF file: {text}"));

@@ -601,6 +601,17 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match result {
         Ok(_) => {
             ctx.server.apply_config_with(ctx.state);
+            if let Err(text) = ctx.server.apply_appendonly(ctx.state) {
+                crate::server::log::warning(&text);
+                let _ = ctx
+                    .server
+                    .config
+                    .write()
+                    .set_runtime(&[(b"appendonly", b"no")], true);
+                return Err(Error::new(
+                    "ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.",
+                ));
+            }
             ctx.reply.ok();
             Ok(())
         }
@@ -667,28 +678,32 @@ fn time(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// BGREWRITEAOF
 ///
-/// Rewrites the AOF from memory at once, holding the keyspace lock (no fork, no background
-/// snapshot yet): every other client waits while it runs. Refused while AOF is off and inside
-/// MULTI/EXEC, where kopi cannot do it yet.
+/// Orders a rewrite of the AOF from memory; it runs on the AOF's rewrite thread without fork,
+/// while clients keep writing (see `persistence::aof`). Inside MULTI/EXEC it is scheduled, as
+/// in Redis. Refused while AOF is off (Redis would write a base-only AOF then).
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    const CANNOT: Error = Error::new(
-        "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
-    );
-    let Some(aof) = ctx.server.aof.get() else {
+    use crate::persistence::aof::RewriteOrder;
+    let Some(aof) = ctx.server.aof() else {
         crate::server::log::warning(
             "BGREWRITEAOF refused: kopi rewrites the AOF only while appendonly is yes",
         );
-        return Err(CANNOT);
+        return Err(Error::new(
+            "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
+        ));
     };
-    if ctx.client.call_depth > 1 {
-        crate::server::log::warning("BGREWRITEAOF refused: kopi cannot rewrite inside MULTI/EXEC");
-        return Err(CANNOT);
+    match aof.order_rewrite(ctx.client.call_depth > 1) {
+        RewriteOrder::Started => ctx
+            .reply
+            .simple("Background append only file rewriting started"),
+        RewriteOrder::Scheduled => ctx
+            .reply
+            .simple("Background append only file rewriting scheduled"),
+        RewriteOrder::AlreadyInProgress => {
+            return Err(Error::new(
+                "ERR Background append only file rewriting already in progress",
+            ));
+        }
     }
-    if aof.rewrite(ctx.state, ctx.now_ms).is_err() {
-        return Err(CANNOT);
-    }
-    ctx.reply
-        .simple("Background append only file rewriting started");
     Ok(())
 }
 

@@ -16,7 +16,18 @@
 
 use hashbrown::HashTable;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::{Db, Entry, Keyspace, SHARDS, Store, lazyfree};
+
+/// Entries handed to the snapshot writer since the process started (INFO
+/// `current_save_keys_processed` counts from a snapshot's start).
+static CUT_KEYS: AtomicU64 = AtomicU64::new(0);
+
+/// Entries handed out by snapshots so far, a counter that only grows.
+pub fn keys_written() -> u64 {
+    CUT_KEYS.load(Ordering::Relaxed)
+}
 
 /// Appends one entry in the snapshot's format (AOF commands, RDB records).
 pub type EntryWriter = fn(&mut Vec<u8>, &Entry);
@@ -36,6 +47,9 @@ pub struct Cut {
     /// Serialized, not yet handed to the snapshot writer.
     out: Vec<u8>,
     write: EntryWriter,
+    /// Entries serialized so far, and how many of them were counted in [`keys_written`].
+    keys: u64,
+    counted: u64,
 }
 
 impl Cut {
@@ -55,6 +69,8 @@ impl Cut {
             remaining,
             out: Vec::new(),
             write,
+            keys: 0,
+            counted: 0,
         }
     }
 
@@ -69,6 +85,7 @@ impl Cut {
         for entry in shard.iter() {
             if !entry.is_expired(self.at_ms) {
                 (self.write)(&mut self.out, entry);
+                self.keys += 1;
             }
         }
     }
@@ -113,6 +130,8 @@ impl Keyspace {
             emit(cut.db, &cut.out);
             cut.out.clear();
         }
+        CUT_KEYS.fetch_add(cut.keys - cut.counted, Ordering::Relaxed);
+        cut.counted = cut.keys;
         cut.complete()
     }
 
@@ -208,9 +227,8 @@ mod tests {
     fn write_key(out: &mut Vec<u8>, entry: &Entry) {
         out.extend_from_slice(&entry.key);
         out.push(b'=');
-        if let Value::String(s) = &entry.value {
-            out.extend_from_slice(s.as_bytes(&mut itoa::Buffer::new()));
-        }
+        let Value::String(s) = &entry.value;
+        out.extend_from_slice(s.as_bytes(&mut itoa::Buffer::new()));
         out.push(b'\n');
     }
 

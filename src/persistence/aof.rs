@@ -35,8 +35,8 @@ use bytes::Bytes;
 use super::aof_reader::{AofReader, End, Event, ReadError, ReadOptions, truncate_file};
 use super::manifest::{AppendFilename, BaseFormat, FileKind, LastIncr, Manifest, file_path};
 use crate::commands;
-use crate::keyspace::NO_EXPIRY;
 use crate::keyspace::value::Value;
+use crate::keyspace::{Entry, NO_EXPIRY};
 use crate::protocol::reply::{Protocol, Reply};
 use crate::server::Server;
 use crate::server::client::{Client, ClientHandle, Peer};
@@ -98,24 +98,40 @@ pub struct Aof {
     current_size: AtomicU64,
     /// `aof_base_size`.
     base_size: AtomicU64,
+    /// The size auto rewrite measures growth from (Redis's `aof_rewrite_base_size`).
+    rewrite_base_size: AtomicU64,
     /// An everysec fdatasync is running (`aof_pending_bio_fsync`).
     fsync_pending: AtomicBool,
     /// The incr file being appended to, and what is being written to it.
     sink: Mutex<Sink>,
     /// A descriptor of the same incr file for the everysec fsync thread.
     sync_file: Mutex<Arc<File>>,
-    /// Incremented (under the keyspace lock) when a rewrite switches to a new incr file:
-    /// effects taken before the switch are in the new base and are not written again.
-    generation: AtomicU64,
+    /// A move to a new incr file at a snapshot's cut, posted under the keyspace lock and
+    /// taken by the writer under it.
+    switch: Mutex<Option<Switch>>,
     dir: PathBuf,
     filename: AppendFilename,
     /// The manifest as last persisted.
     manifest: Mutex<Manifest>,
-    /// `aof_rewrites`, `aof_last_bgrewrite_status`, `aof_last_rewrite_time_sec`.
+    /// The rewrite thread's orders and state.
+    rewrite: Mutex<RewriteControl>,
+    rewrite_wake: Condvar,
+    /// `aof_rewrite_in_progress`: set when a rewrite is ordered, cleared when it ends.
+    rewriting: AtomicBool,
+    /// Unix ms when the rewrite in progress started (`aof_current_rewrite_time_sec`).
+    rewrite_started_ms: AtomicU64,
+    /// Waiting for the first rewrite after `CONFIG SET appendonly yes`: the records go to a
+    /// temporary incr file that only that rewrite makes part of the AOF.
+    initial: AtomicBool,
+    /// `aof_rewrites`, `aof_last_bgrewrite_status`, `aof_last_rewrite_time_sec`,
+    /// `aof_rewrites_consecutive_failures`.
     rewrites: AtomicU64,
     last_rewrite_ok: AtomicBool,
     last_rewrite_ms: AtomicU64,
+    consecutive_failures: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The rewrite thread, stopped before the writer (it may still post a switch).
+    rewriter: Mutex<Option<JoinHandle<()>>>,
     /// The writer's writes and fsyncs go through this (a fault-injecting one in tests).
     storage: Arc<dyn Storage>,
 }
@@ -126,10 +142,24 @@ struct Sink {
     path: PathBuf,
     /// Bytes in the file after the last complete group: a failed write is cut back to it.
     size: u64,
-    generation: u64,
     /// Taken from the effects buffer, not yet written (kept across a failed write).
     group: Vec<u8>,
+    /// A switch taken from [`Aof::switch`]: once `group` (everything before the cut) is
+    /// written, the writer moves to its file.
+    next: Option<Switch>,
+    /// Records after the cut, held until the switch is done.
+    after: Vec<u8>,
     failed_at: Option<Instant>,
+}
+
+/// A new incr file and where the records for it begin.
+struct Switch {
+    file: File,
+    path: PathBuf,
+    /// The records before the cut that the writer had not taken yet: they go to the old file.
+    tail: Vec<u8>,
+    /// The LSN at the cut.
+    lsn: u64,
 }
 
 #[derive(Default)]
@@ -137,6 +167,33 @@ struct Kick {
     pending: bool,
     stop: bool,
 }
+
+#[derive(Default)]
+struct RewriteControl {
+    /// A rewrite is ordered (BGREWRITEAOF, auto rewrite, the first one after enabling).
+    requested: bool,
+    /// Ordered from inside MULTI/EXEC (`aof_rewrite_scheduled` until it starts).
+    scheduled: bool,
+    /// The cut of the next rewrite was already made (enabling at run time makes it), with
+    /// this `#TS:` line for the base.
+    cut_taken: bool,
+    header: Vec<u8>,
+    /// Stop the rewrite in progress and the thread (appendonly no, shutdown).
+    stop: bool,
+    /// After repeated failures, automatic rewrites wait until then.
+    not_before: Option<Instant>,
+}
+
+/// How BGREWRITEAOF's order was taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RewriteOrder {
+    Started,
+    Scheduled,
+    AlreadyInProgress,
+}
+
+/// Serialized bytes per hold of the keyspace lock while a base is written.
+const REWRITE_STEP_BYTES: usize = 256 * 1024;
 
 impl Aof {
     pub fn policy(&self) -> Fsync {
@@ -224,118 +281,101 @@ impl Aof {
         }
     }
 
-    /// Rewrites the AOF from memory, synchronously, with the keyspace lock held by the
-    /// caller (`state`): a new incr file, a RESP base with the whole keyspace, the manifest
-    /// naming both made durable, then the files it no longer names removed. Every effect
-    /// recorded so far is in the new base, so waiting replies are released by it.
-    pub fn rewrite(&self, state: &mut State, now_ms: i64) -> Result<(), String> {
-        let started = Instant::now();
-        let result = self.rewrite_locked(state, now_ms);
-        self.last_rewrite_ok
-            .store(result.is_ok(), Ordering::Relaxed);
-        self.last_rewrite_ms
-            .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-        match &result {
-            Ok(()) => {
-                self.rewrites.fetch_add(1, Ordering::Relaxed);
-                log::notice("Background AOF rewrite finished successfully");
-            }
-            Err(e) => log::warning(&format!(
-                "Background AOF rewrite terminated with error: {e}"
-            )),
-        }
-        result
+    /// `aof_rewrite_in_progress`.
+    pub fn rewrite_in_progress(&self) -> bool {
+        self.rewriting.load(Ordering::Relaxed)
     }
 
-    fn rewrite_locked(&self, state: &mut State, now_ms: i64) -> Result<(), String> {
-        let storage = OsStorage;
+    /// `aof_rewrite_scheduled`.
+    pub fn rewrite_scheduled(&self) -> bool {
+        self.rewrite.lock().is_ok_and(|r| r.scheduled)
+    }
+
+    /// `aof_current_rewrite_time_sec`: -1 when no rewrite runs.
+    pub fn current_rewrite_s(&self) -> i64 {
+        match self.rewrite_started_ms.load(Ordering::Relaxed) {
+            0 => -1,
+            at => (crate::util::now_ms() - at as i64).max(0) / 1000,
+        }
+    }
+
+    /// `aof_rewrites_consecutive_failures`.
+    pub fn consecutive_failures(&self) -> u64 {
+        self.consecutive_failures.load(Ordering::Relaxed)
+    }
+
+    /// Waiting for the first rewrite after `CONFIG SET appendonly yes`.
+    pub fn waiting_for_first_rewrite(&self) -> bool {
+        self.initial.load(Ordering::Relaxed)
+    }
+
+    /// BGREWRITEAOF: orders a rewrite from memory in the background. `in_transaction`: called
+    /// inside MULTI/EXEC, where Redis only schedules it.
+    pub fn order_rewrite(&self, in_transaction: bool) -> RewriteOrder {
+        let Ok(mut control) = self.rewrite.lock() else {
+            return RewriteOrder::AlreadyInProgress;
+        };
+        if self.rewriting.load(Ordering::Relaxed) && !control.scheduled {
+            return RewriteOrder::AlreadyInProgress;
+        }
+        // A manual order runs at once, failures or not (as Redis's).
+        control.not_before = None;
+        control.requested = true;
+        control.scheduled = in_transaction;
+        self.rewriting.store(true, Ordering::Relaxed);
+        drop(control);
+        self.rewrite_wake.notify_all();
+        if in_transaction {
+            RewriteOrder::Scheduled
+        } else {
+            RewriteOrder::Started
+        }
+    }
+
+    /// The automatic trigger (`auto-aof-rewrite-percentage`, `auto-aof-rewrite-min-size`),
+    /// checked by the cron. Returns the growth in percent when it ordered a rewrite.
+    pub fn check_auto_rewrite(&self, percentage: i64, min_size: i64) -> Option<u64> {
+        if percentage <= 0 || self.rewriting.load(Ordering::Relaxed) {
+            return None;
+        }
+        let current = self.current_size();
+        if current <= min_size.max(0) as u64 {
+            return None;
+        }
+        let base = self.rewrite_base_size.load(Ordering::Relaxed).max(1);
+        let growth = (current.saturating_mul(100) / base).saturating_sub(100);
+        if growth < percentage as u64 {
+            return None;
+        }
+        let mut control = self.rewrite.lock().ok()?;
+        if control.not_before.is_some_and(|t| Instant::now() < t) {
+            return None;
+        }
+        control.requested = true;
+        self.rewriting.store(true, Ordering::Relaxed);
+        drop(control);
+        self.rewrite_wake.notify_all();
+        Some(growth)
+    }
+
+    /// Writes everything recorded so far and syncs it, from a caller that holds the keyspace
+    /// lock (`state`): `appendonly no`, DEBUG LOADAOF. Fails if the write does.
+    pub fn flush_now(&self, state: &mut State) -> Result<(), String> {
+        let mut fresh = Vec::new();
+        let lsn = state.effects.take(&mut fresh);
+        let switch = self.switch.lock().ok().and_then(|mut s| s.take());
         let mut sink = self
             .sink
             .lock()
             .map_err(|_| "the AOF writer failed".to_string())?;
-        let mut manifest = self
-            .manifest
-            .lock()
-            .map_err(|_| "the AOF writer failed".to_string())?
-            .clone();
-        let mut base_bytes = Vec::new();
-        if state.effects.timestamps_enabled() {
-            // A timestamped AOF's base starts with its time too (Redis's rewrite does this).
-            let now_s = now_ms.div_euclid(1000);
-            base_bytes.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
-            state.effects.note_timestamp(now_s);
+        accept(&mut sink, &mut fresh, switch);
+        if drain(self, &mut sink, lsn, true) {
+            Ok(())
+        } else {
+            Err(self
+                .write_error()
+                .unwrap_or_else(|| "the AOF write failed".into()))
         }
-        base_bytes.extend_from_slice(&serialize_keyspace(state, now_ms));
-        let incr = manifest
-            .open_new_incr(&self.filename)
-            .map_err(|e| e.to_string())?;
-        let incr_path = file_path(&self.dir, &incr.name);
-        let incr_file = storage.open_append(&incr_path).map_err(|e| {
-            format!(
-                "Can't open the append-only file {}: {}",
-                incr_path.display(),
-                strerror(&e)
-            )
-        })?;
-        storage.sync_all(&incr_file).map_err(|e| strerror(&e))?;
-        log::notice(&format!(
-            "Creating AOF incr file {} on background rewrite",
-            String::from_utf8_lossy(&incr.name)
-        ));
-        let base = manifest
-            .commit_rewrite(&self.filename, BaseFormat::Aof, LastIncr::Keep)
-            .map_err(|e| e.to_string())?;
-        let base_path = file_path(&self.dir, &base.name);
-        pfs::write_file_atomically(&storage, &base_path, &base_bytes, pfs::DATA_FILE_MODE)
-            .map_err(|e| e.to_string())?;
-        storage.sync_dir(&self.dir).map_err(|e| strerror(&e))?;
-        manifest
-            .persist(&storage, &self.dir, &self.filename)
-            .map_err(|e| e.to_string())?;
-        // The new manifest is durable: the files only the old one named can go.
-        let history = manifest.drop_history();
-        for old in &history {
-            log::notice(&format!(
-                "Removing the history file {} in the background",
-                String::from_utf8_lossy(&old.name)
-            ));
-            let _ = storage.remove_file(&file_path(&self.dir, &old.name));
-        }
-        if !history.is_empty()
-            && let Err(e) = manifest.persist(&storage, &self.dir, &self.filename)
-        {
-            log::warning(&format!("Error persisting the AOF manifest: {e}"));
-        }
-        let sync_clone = incr_file.try_clone().map_err(|e| strerror(&e))?;
-        // Switch: what is pending is in the base; the next record selects its db again.
-        let mut discard = Vec::new();
-        let lsn = state.effects.take(&mut discard);
-        state.effects.reset_selected_db();
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        sink.generation = sink.generation.wrapping_add(1);
-        sink.file = incr_file;
-        sink.path = incr_path;
-        sink.size = 0;
-        sink.group.clear();
-        sink.failed_at = None;
-        if let Ok(mut f) = self.sync_file.lock() {
-            *f = Arc::new(sync_clone);
-        }
-        if let Ok(mut m) = self.manifest.lock() {
-            *m = manifest;
-        }
-        let base_len = base_bytes.len() as u64;
-        self.current_size.store(base_len, Ordering::Relaxed);
-        self.base_size.store(base_len, Ordering::Relaxed);
-        self.set_error(None);
-        drop(sink);
-        self.written.send_if_modified(|v| {
-            let changed = *v < lsn;
-            *v = (*v).max(lsn);
-            changed
-        });
-        publish_synced(self, lsn);
-        Ok(())
     }
 
     fn set_error(&self, text: Option<String>) {
@@ -345,8 +385,17 @@ impl Aof {
         }
     }
 
-    /// Writes and syncs what is pending and stops the threads (SHUTDOWN, SIGTERM).
+    /// Stops a rewrite in progress, writes and syncs what is pending and stops the threads
+    /// (SHUTDOWN, SIGTERM, `CONFIG SET appendonly no`).
     pub fn shutdown(&self) {
+        if let Ok(mut control) = self.rewrite.lock() {
+            control.stop = true;
+        }
+        self.rewrite_wake.notify_all();
+        let rewriter = self.rewriter.lock().ok().and_then(|mut r| r.take());
+        if let Some(thread) = rewriter {
+            let _ = thread.join();
+        }
         if let Ok(mut kick) = self.kick.lock() {
             kick.stop = true;
         }
@@ -509,7 +558,7 @@ pub fn open_at_start(server: &Arc<Server>) -> Result<(), String> {
     let truncated_ok = server.config.read().get_bool("aof-load-truncated");
     load(server, &dir, &manifest, truncated_ok)?;
     let aof = start(server, &dir, &manifest)?;
-    let _ = server.aof.set(aof);
+    *server.aof_slot.write() = Some(aof);
     Ok(())
 }
 
@@ -549,17 +598,44 @@ pub fn start_with_storage(
             base_size = len;
         }
     }
-    let policy = Fsync::parse(server.config.read().get("appendfsync"));
-    let lsn = {
+    let aof = {
         let mut state = server.state.lock();
         state.effects.set_enabled(true);
-        state.effects.lsn()
+        let aof = build(
+            server, &mut state, dir, filename, manifest, storage, file, incr_path,
+        )?;
+        drop(state);
+        aof
     };
+    aof.sink.lock().map_err(|_| "the AOF writer failed")?.size = incr_size;
+    aof.current_size.store(total, Ordering::Relaxed);
+    aof.base_size.store(base_size, Ordering::Relaxed);
+    // As Redis since 7.0.4 (#10550): growth is measured from the base alone after a start.
+    aof.rewrite_base_size.store(base_size, Ordering::Relaxed);
+    spawn_threads(server, &aof)?;
+    Ok(aof)
+}
+
+/// The [`Aof`] writing to `file`, with nothing written yet. The caller holds the keyspace
+/// lock (`state`): the LSNs start where the effects buffer is.
+#[allow(clippy::too_many_arguments)]
+fn build(
+    server: &Server,
+    state: &mut State,
+    dir: &Path,
+    filename: AppendFilename,
+    manifest: &Manifest,
+    storage: Arc<dyn Storage>,
+    file: File,
+    path: PathBuf,
+) -> Result<Arc<Aof>, String> {
+    let policy = Fsync::parse(server.config.read().get("appendfsync"));
+    let lsn = state.effects.lsn();
     let sync_file = Arc::new(
         file.try_clone()
             .map_err(|e| format!("Can't duplicate the AOF descriptor: {}", strerror(&e)))?,
     );
-    let aof = Arc::new(Aof {
+    Ok(Arc::new(Aof {
         written: watch::Sender::new(lsn),
         synced: watch::Sender::new(lsn),
         policy: AtomicU8::new(policy.to_u8()),
@@ -567,53 +643,151 @@ pub fn start_with_storage(
         kicked: Condvar::new(),
         error: Mutex::new(None),
         error_flag: AtomicBool::new(false),
-        current_size: AtomicU64::new(total),
-        base_size: AtomicU64::new(base_size),
+        current_size: AtomicU64::new(0),
+        base_size: AtomicU64::new(0),
+        rewrite_base_size: AtomicU64::new(0),
         fsync_pending: AtomicBool::new(false),
         sink: Mutex::new(Sink {
             file,
-            path: incr_path,
-            size: incr_size,
-            generation: 0,
+            path,
+            size: 0,
             group: Vec::new(),
+            next: None,
+            after: Vec::new(),
             failed_at: None,
         }),
         sync_file: Mutex::new(sync_file),
-        generation: AtomicU64::new(0),
+        switch: Mutex::new(None),
         dir: dir.to_path_buf(),
         filename,
         manifest: Mutex::new(manifest.clone()),
+        rewrite: Mutex::new(RewriteControl::default()),
+        rewrite_wake: Condvar::new(),
+        rewriting: AtomicBool::new(false),
+        rewrite_started_ms: AtomicU64::new(0),
+        initial: AtomicBool::new(false),
         rewrites: AtomicU64::new(0),
         last_rewrite_ok: AtomicBool::new(true),
         last_rewrite_ms: AtomicU64::new(u64::MAX),
+        consecutive_failures: AtomicU64::new(0),
         threads: Mutex::new(Vec::new()),
+        rewriter: Mutex::new(None),
         storage,
-    });
-    let writer = {
-        let server = server.clone();
-        let aof = aof.clone();
+    }))
+}
+
+fn spawn_threads(server: &Arc<Server>, aof: &Arc<Aof>) -> Result<(), String> {
+    let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
         std::thread::Builder::new()
-            .name("aof-writer".into())
-            .spawn(move || writer_loop(&server, &aof))
-            .map_err(|e| e.to_string())?
+            .name(name.into())
+            .spawn(body)
+            .map_err(|e| format!("Can't start the {name} thread: {e}"))
+    };
+    let writer = {
+        let (server, aof) = (server.clone(), aof.clone());
+        spawn("aof-writer", Box::new(move || writer_loop(&server, &aof)))?
     };
     let syncer = {
         let aof = aof.clone();
-        std::thread::Builder::new()
-            .name("aof-fsync".into())
-            .spawn(move || fsync_loop(&aof))
-            .map_err(|e| e.to_string())?
+        spawn("aof-fsync", Box::new(move || fsync_loop(&aof)))?
+    };
+    let rewriter = {
+        let (server, aof) = (server.clone(), aof.clone());
+        spawn("aof-rewrite", Box::new(move || rewrite_loop(&server, &aof)))?
     };
     if let Ok(mut t) = aof.threads.lock() {
         t.push(writer);
         t.push(syncer);
     }
+    if let Ok(mut r) = aof.rewriter.lock() {
+        *r = Some(rewriter);
+    }
+    Ok(())
+}
+
+/// `CONFIG SET appendonly yes` (Redis's `startAppendOnly`), under the keyspace lock: from now
+/// on records go to `temp-<F>.incr`; the first rewrite, ordered here with its cut made now,
+/// writes the base and makes both part of the AOF (renamed into place, the manifest naming
+/// them, every earlier file history). Until it succeeds the AOF is "waiting for the first
+/// rewrite" and a restart would not load what was written since.
+pub fn enable_at_runtime(server: &Arc<Server>, state: &mut State) -> Result<Arc<Aof>, String> {
+    let (dir, filename) = paths(server)?;
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            format!(
+                "Can't create the AOF directory {}: {}",
+                dir.display(),
+                strerror(&e)
+            )
+        })?;
+        pfs::fsync_dir(pfs::parent_dir(&dir)).map_err(|e| strerror(&e))?;
+    }
+    let manifest = Manifest::load(&dir, &filename)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    let storage: Arc<dyn Storage> = Arc::new(OsStorage);
+    let path = file_path(&dir, &filename.temp_incr_name());
+    let file = create_truncated(&*storage, &path)?;
+    let aof = build(
+        server, state, &dir, filename, &manifest, storage, file, path,
+    )?;
+    aof.initial.store(true, Ordering::Relaxed);
+    state.effects.set_enabled(true);
+    let now_ms = crate::util::now_ms();
+    let mut header = Vec::new();
+    if state.effects.timestamps_enabled() {
+        let now_s = now_ms.div_euclid(1000);
+        header.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
+        state.effects.note_timestamp(now_s);
+    }
+    state.store.begin_cut(now_ms, write_entry);
+    if let Ok(mut control) = aof.rewrite.lock() {
+        control.requested = true;
+        control.cut_taken = true;
+        control.header = header;
+    }
+    aof.rewriting.store(true, Ordering::Relaxed);
+    if let Err(e) = spawn_threads(server, &aof) {
+        state.store.end_cut();
+        state.effects.set_enabled(false);
+        return Err(e);
+    }
     Ok(aof)
+}
+
+/// `CONFIG SET appendonly no` (Redis's `stopAppendOnly`), under the keyspace lock: what was
+/// recorded is written and synced now, recording stops, a rewrite in progress is abandoned
+/// and the threads end in the background. The files stay for a later start with AOF.
+pub fn disable_at_runtime(aof: Arc<Aof>, state: &mut State) {
+    state.effects.set_enabled(false);
+    if let Err(e) = aof.flush_now(state) {
+        log::warning(&format!("Error writing the AOF before turning it off: {e}"));
+    }
+    state.store.end_cut();
+    if let Ok(mut control) = aof.rewrite.lock() {
+        control.stop = true;
+    }
+    aof.rewrite_wake.notify_all();
+    if aof.initial.load(Ordering::Relaxed)
+        && let Ok(sink) = aof.sink.lock()
+    {
+        log::notice(&format!(
+            "Removing the temp incr aof file {} in the background",
+            sink.path.display()
+        ));
+        let _ = aof.storage.remove_file(&sink.path);
+    }
+    // Joining needs the keyspace lock the caller holds: done by a thread of its own.
+    let joiner = std::thread::Builder::new()
+        .name("aof-stop".into())
+        .spawn(move || aof.shutdown());
+    if let Err(e) = joiner {
+        log::warning(&format!("Can't stop the AOF threads: {e}"));
+    }
 }
 
 /// The writer thread: group commit of everything pending.
 fn writer_loop(server: &Server, aof: &Aof) {
-    let storage = &*aof.storage;
     let mut fresh: Vec<u8> = Vec::new();
     loop {
         let stop = {
@@ -629,77 +803,489 @@ fn writer_loop(server: &Server, aof: &Aof) {
             kick.pending = false;
             kick.stop
         };
-        let (lsn, generation) = {
+        // The switch is taken in the same critical section as the records: whatever this
+        // take holds comes after the switch's cut when there is one.
+        let (lsn, switch) = {
             let mut state = server.state.lock();
             let lsn = state.effects.take(&mut fresh);
-            (lsn, aof.generation.load(Ordering::Acquire))
+            (lsn, aof.switch.lock().ok().and_then(|mut s| s.take()))
         };
         let Ok(mut sink) = aof.sink.lock() else {
             return;
         };
-        if sink.generation != generation {
-            // A rewrite switched files after these were taken: its base holds them.
-            fresh.clear();
-            continue;
-        }
-        if sink.group.is_empty() {
-            std::mem::swap(&mut sink.group, &mut fresh);
-        } else {
-            sink.group.extend_from_slice(&fresh);
-            fresh.clear();
-        }
+        let sink = &mut *sink;
+        accept(sink, &mut fresh, switch);
         if let Some(at) = sink.failed_at
             && at.elapsed() < RETRY_AFTER
             && !stop
         {
             continue;
         }
-        if !sink.group.is_empty() {
-            let Sink {
-                file, group, size, ..
-            } = &mut *sink;
-            match pfs::write_all(storage, file, group) {
-                Ok(()) => {
-                    *size = size.saturating_add(group.len() as u64);
-                    aof.current_size
-                        .fetch_add(group.len() as u64, Ordering::Relaxed);
-                    group.clear();
-                    if sink.failed_at.take().is_some() {
-                        log::warning("AOF write error looks solved, kopi can write again.");
-                        aof.set_error(None);
-                    }
-                }
-                Err(e) => {
-                    let first = sink.failed_at.is_none();
-                    write_failed(aof, &sink, &e, first);
-                    sink.failed_at = Some(Instant::now());
-                    if stop {
-                        return;
-                    }
-                    continue;
-                }
-            }
-        }
-        aof.written.send_if_modified(|v| {
-            let changed = *v < lsn;
-            *v = (*v).max(lsn);
-            changed
-        });
-        let policy = aof.policy();
-        if (policy == Fsync::Always || stop) && aof.synced_lsn() < aof.written_lsn() {
-            if let Err(e) = storage.sync_data(&sink.file) {
-                log::warning(&format!(
-                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
-                    strerror(&e)
-                ));
-                std::process::exit(1);
-            }
-            publish_synced(aof, lsn);
-        }
+        let sync = stop || aof.policy() == Fsync::Always;
+        drain(aof, sink, lsn, sync);
         if stop {
             return;
         }
     }
+}
+
+/// Adds records taken from the effects buffer (and a switch taken with them) to the sink.
+fn accept(sink: &mut Sink, fresh: &mut Vec<u8>, switch: Option<Switch>) {
+    if let Some(mut switch) = switch {
+        sink.group.append(&mut switch.tail);
+        sink.next = Some(switch);
+    }
+    let pending = if sink.next.is_some() {
+        &mut sink.after
+    } else {
+        &mut sink.group
+    };
+    if pending.is_empty() {
+        std::mem::swap(pending, fresh);
+    } else {
+        pending.append(fresh);
+    }
+}
+
+/// Writes everything the sink holds, up to `lsn`, moving to the new incr file when a switch
+/// is pending, and publishes `written_lsn` (and `synced_lsn` after an fdatasync when `sync`).
+/// False if a write failed (the error is in force, the records are kept for a retry).
+fn drain(aof: &Aof, sink: &mut Sink, lsn: u64, sync: bool) -> bool {
+    if !write_group(aof, sink) {
+        return false;
+    }
+    if let Some(switch) = sink.next.take() {
+        // Everything before the cut is in the old file: make it durable there, then go on in
+        // the new one.
+        publish_written(aof, switch.lsn);
+        if aof.policy() == Fsync::Always {
+            sync_or_exit(aof, &sink.file, "when the AOF fsync policy is 'always'");
+            publish_synced(aof, switch.lsn);
+        } else {
+            match aof.storage.sync_data(&sink.file) {
+                Ok(()) => publish_synced(aof, switch.lsn),
+                Err(e) => {
+                    let text = strerror(&e);
+                    log::warning(&format!("Fail to fsync the AOF file: {text}"));
+                    aof.set_error(Some(text));
+                }
+            }
+        }
+        match switch.file.try_clone() {
+            Ok(clone) => {
+                if let Ok(mut f) = aof.sync_file.lock() {
+                    *f = Arc::new(clone);
+                }
+            }
+            Err(e) => log::warning(&format!(
+                "Can't duplicate the AOF descriptor: {}",
+                strerror(&e)
+            )),
+        }
+        sink.file = switch.file;
+        sink.path = switch.path;
+        sink.size = 0;
+        std::mem::swap(&mut sink.group, &mut sink.after);
+        if !write_group(aof, sink) {
+            return false;
+        }
+    }
+    publish_written(aof, lsn);
+    if sync && aof.synced_lsn() < lsn {
+        sync_or_exit(aof, &sink.file, "when the AOF fsync policy is 'always'");
+        publish_synced(aof, lsn);
+    }
+    true
+}
+
+/// Writes the pending group to the current file; false (with the error in force) if it
+/// failed.
+fn write_group(aof: &Aof, sink: &mut Sink) -> bool {
+    if sink.group.is_empty() {
+        return true;
+    }
+    match pfs::write_all(&*aof.storage, &mut sink.file, &sink.group) {
+        Ok(()) => {
+            let len = sink.group.len() as u64;
+            sink.size = sink.size.saturating_add(len);
+            aof.current_size.fetch_add(len, Ordering::Relaxed);
+            sink.group.clear();
+            if sink.failed_at.take().is_some() {
+                log::warning("AOF write error looks solved, kopi can write again.");
+                aof.set_error(None);
+            }
+            true
+        }
+        Err(e) => {
+            let first = sink.failed_at.is_none();
+            write_failed(aof, sink, &e, first);
+            sink.failed_at = Some(Instant::now());
+            false
+        }
+    }
+}
+
+/// fdatasync for the writer: a failure ends the process, as in Redis (the kernel may have
+/// dropped the dirty pages: retrying and believing it is the fsyncgate mistake).
+fn sync_or_exit(aof: &Aof, file: &File, when: &str) {
+    if let Err(e) = aof.storage.sync_data(file) {
+        log::warning(&format!(
+            "Can't persist AOF for fsync error {when}: {}. Exiting...",
+            strerror(&e)
+        ));
+        std::process::exit(1);
+    }
+}
+
+fn publish_written(aof: &Aof, lsn: u64) {
+    aof.written.send_if_modified(|v| {
+        let changed = *v < lsn;
+        *v = (*v).max(lsn);
+        changed
+    });
+}
+
+/// The rewrite thread: waits for an order, then writes a new base from memory while clients
+/// keep writing (see [`rewrite`]).
+fn rewrite_loop(server: &Server, aof: &Aof) {
+    loop {
+        let cut_taken = {
+            let Ok(mut control) = aof.rewrite.lock() else {
+                return;
+            };
+            while !control.requested && !control.stop {
+                control = match aof.rewrite_wake.wait(control) {
+                    Ok(c) => c,
+                    Err(_) => return,
+                };
+            }
+            if control.stop {
+                return;
+            }
+            control.requested = false;
+            control.scheduled = false;
+            let header = std::mem::take(&mut control.header);
+            std::mem::take(&mut control.cut_taken).then_some(header)
+        };
+        let started = Instant::now();
+        aof.rewrite_started_ms
+            .store(crate::util::now_ms().max(1) as u64, Ordering::Relaxed);
+        let result = rewrite(server, aof, cut_taken);
+        aof.rewrite_started_ms.store(0, Ordering::Relaxed);
+        aof.last_rewrite_ms
+            .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let stopped = aof.rewrite.lock().map_or(true, |c| c.stop);
+        match result {
+            Ok(()) => {
+                aof.last_rewrite_ok.store(true, Ordering::Relaxed);
+                aof.rewrites.fetch_add(1, Ordering::Relaxed);
+                aof.consecutive_failures.store(0, Ordering::Relaxed);
+                log::notice("Background AOF rewrite finished successfully");
+            }
+            Err(_) if stopped => {
+                // Stopped on purpose (appendonly no, shutdown): not a failure.
+                log::notice("Background AOF rewrite stopped");
+            }
+            Err(e) => {
+                aof.last_rewrite_ok.store(false, Ordering::Relaxed);
+                let failures = aof.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+                log::warning(&format!(
+                    "Background AOF rewrite terminated with error: {e}"
+                ));
+                let initial = aof.initial.load(Ordering::Relaxed);
+                if let Ok(mut control) = aof.rewrite.lock() {
+                    if failures >= 3 {
+                        // Redis's aofRewriteLimited: 1, 2, 4, ... up to 60 minutes.
+                        let minutes = 1u64 << (failures - 3).min(6);
+                        let minutes = minutes.min(60);
+                        control.not_before =
+                            Some(Instant::now() + Duration::from_secs(minutes * 60));
+                        log::warning(&format!(
+                            "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {minutes} minutes"
+                        ));
+                    }
+                    if initial {
+                        // Enabling at run time is not done until a rewrite succeeds.
+                        control.requested = true;
+                    }
+                }
+                if initial {
+                    std::thread::sleep(RETRY_AFTER);
+                }
+            }
+        }
+        if let Ok(control) = aof.rewrite.lock()
+            && !control.requested
+        {
+            aof.rewriting.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One rewrite, without fork:
+/// 1. a new incr file, named in a persisted manifest next to the one being written (a crash
+///    from here on loads old base + old incr files + new incr file);
+/// 2. under the keyspace lock, the cut: the records so far belong to the old file, those from
+///    now on to the new one ([`Switch`]), and the keyspace starts a snapshot ([`cut`]);
+/// 3. the snapshot is written into a temp base a few shards per hold of the lock;
+/// 4. the temp base, synced, is renamed to the new base name, the manifest naming the new base
+///    and the new incr is persisted, and the files only the old manifest named are removed.
+///
+/// With `cut_taken` (enabling at run time: the base's `#TS:` line) steps 1 and 2 were done when the records started
+/// going to the temp incr file; step 4 then names that file too.
+///
+/// [`cut`]: crate::keyspace::cut
+fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<Vec<u8>>) -> Result<(), String> {
+    let storage = &*aof.storage;
+    let pid = std::process::id();
+    let initial = aof.initial.load(Ordering::Relaxed);
+    let mut header = Vec::new();
+    if let Some(taken) = cut_taken {
+        header = taken;
+    } else {
+        let (file, path) = if initial {
+            create_temp_incr(aof)?
+        } else {
+            open_rewrite_incr(aof)?
+        };
+        let mut state = server.state.lock();
+        let mut tail = Vec::new();
+        let lsn = state.effects.take(&mut tail);
+        // The new file starts with a SELECT of its own.
+        state.effects.reset_selected_db();
+        let now_ms = crate::util::now_ms();
+        if state.effects.timestamps_enabled() {
+            let now_s = now_ms.div_euclid(1000);
+            header.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
+            state.effects.note_timestamp(now_s);
+        }
+        if let Ok(mut s) = aof.switch.lock() {
+            *s = Some(Switch {
+                file,
+                path,
+                tail,
+                lsn,
+            });
+        }
+        state.store.begin_cut(now_ms, write_entry);
+        drop(state);
+        aof.wake();
+    }
+    let temp_name = format!("temp-rewriteaof-bg-{pid}.aof");
+    let temp_path = aof.dir.join(&temp_name);
+    let written = write_base(server, aof, &temp_path, &header);
+    let base_len = match written {
+        Ok(len) => len,
+        Err(e) => {
+            server.state.lock().store.end_cut();
+            let _ = storage.remove_file(&temp_path);
+            return Err(e);
+        }
+    };
+    log::notice(&format!(
+        "Successfully created the temporary AOF base file {temp_name}"
+    ));
+    let committed = commit(aof, &temp_path, base_len, initial);
+    if committed.is_err() {
+        let _ = storage.remove_file(&temp_path);
+    }
+    committed
+}
+
+/// The incr file a rewrite switches to: the next one in the manifest, persisted with it.
+fn open_rewrite_incr(aof: &Aof) -> Result<(File, PathBuf), String> {
+    let storage = &*aof.storage;
+    let mut manifest = aof
+        .manifest
+        .lock()
+        .map_err(|_| "the AOF manifest is unavailable".to_string())?;
+    let mut next = manifest.clone();
+    let incr = next
+        .open_new_incr(&aof.filename)
+        .map_err(|e| e.to_string())?;
+    let path = file_path(&aof.dir, &incr.name);
+    let file = create_truncated(storage, &path)?;
+    storage.sync_dir(&aof.dir).map_err(|e| strerror(&e))?;
+    next.persist(storage, &aof.dir, &aof.filename)
+        .map_err(|e| e.to_string())?;
+    *manifest = next;
+    log::notice(&format!(
+        "Creating AOF incr file {} on background rewrite",
+        String::from_utf8_lossy(&incr.name)
+    ));
+    Ok((file, path))
+}
+
+/// `temp-<F>.incr`: where records go until the first rewrite after enabling commits them.
+fn create_temp_incr(aof: &Aof) -> Result<(File, PathBuf), String> {
+    let path = file_path(&aof.dir, &aof.filename.temp_incr_name());
+    let file = create_truncated(&*aof.storage, &path)?;
+    Ok((file, path))
+}
+
+/// A new empty file at `path` (a leftover of that name is removed first, never appended to).
+fn create_truncated(storage: &dyn Storage, path: &Path) -> Result<File, String> {
+    match storage.remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(format!(
+                "Can't remove the old file {}: {}",
+                path.display(),
+                strerror(&e)
+            ));
+        }
+    }
+    let file = storage.create_new(path, pfs::DATA_FILE_MODE).map_err(|e| {
+        format!(
+            "Can't open the append-only file {}: {}",
+            path.display(),
+            strerror(&e)
+        )
+    })?;
+    storage.sync_all(&file).map_err(|e| strerror(&e))?;
+    Ok(file)
+}
+
+/// Writes the snapshot being cut into `path`, synced; returns its length.
+fn write_base(server: &Server, aof: &Aof, path: &Path, header: &[u8]) -> Result<u64, String> {
+    let storage = &*aof.storage;
+    let fail = |e: io::Error| {
+        format!(
+            "Error writing the temporary AOF base file {}: {}",
+            path.display(),
+            strerror(&e)
+        )
+    };
+    let _ = storage.remove_file(path);
+    let mut file = storage
+        .create_new(path, pfs::DATA_FILE_MODE)
+        .map_err(fail)?;
+    let mut buf = Vec::with_capacity(REWRITE_STEP_BYTES * 2);
+    buf.extend_from_slice(header);
+    let mut selected = usize::MAX;
+    let mut total = 0u64;
+    let mut index = itoa::Buffer::new();
+    let mut keys = crate::keyspace::cut::keys_written();
+    loop {
+        if aof.rewrite.lock().map_or(true, |c| c.stop) {
+            return Err("stopped".into());
+        }
+        // `rdb-key-save-delay` (µs per key, as in Redis's tests) slows the rewrite down: one
+        // shard per step, then the delay for its keys with the lock released.
+        let delay_us = server.config.read().get_i64("rdb-key-save-delay");
+        let budget = if delay_us > 0 { 1 } else { REWRITE_STEP_BYTES };
+        let done = server.state.lock().store.advance_cut(budget, |db, bytes| {
+            if db != selected {
+                encode(&mut buf, &[b"SELECT", index.format(db).as_bytes()]);
+                selected = db;
+            }
+            buf.extend_from_slice(bytes);
+        });
+        pfs::write_all(storage, &mut file, &buf).map_err(fail)?;
+        total = total.saturating_add(buf.len() as u64);
+        buf.clear();
+        let now = crate::keyspace::cut::keys_written();
+        if delay_us > 0 {
+            let micros = (delay_us as u64).saturating_mul(now.saturating_sub(keys));
+            std::thread::sleep(Duration::from_micros(micros.min(10_000_000)));
+        }
+        keys = now;
+        if done {
+            break;
+        }
+    }
+    storage.sync_all(&file).map_err(fail)?;
+    Ok(total)
+}
+
+/// Makes the new base (and, after enabling at run time, the temp incr file) part of the AOF:
+/// renamed into place, the manifest naming them persisted, then the files only the old one
+/// named removed.
+fn commit(aof: &Aof, temp_base: &Path, base_len: u64, initial: bool) -> Result<(), String> {
+    let storage = &*aof.storage;
+    let mut current = aof
+        .manifest
+        .lock()
+        .map_err(|_| "the AOF manifest is unavailable".to_string())?;
+    let mut manifest = current.clone();
+    let last = if initial {
+        LastIncr::Retire
+    } else {
+        LastIncr::Keep
+    };
+    let base = manifest
+        .commit_rewrite(&aof.filename, BaseFormat::Aof, last)
+        .map_err(|e| e.to_string())?;
+    let base_path = file_path(&aof.dir, &base.name);
+    storage.rename(temp_base, &base_path).map_err(|e| {
+        format!(
+            "Error trying to rename the temporary AOF base file: {}",
+            strerror(&e)
+        )
+    })?;
+    if initial {
+        let incr = manifest
+            .open_new_incr(&aof.filename)
+            .map_err(|e| e.to_string())?;
+        let incr_path = file_path(&aof.dir, &incr.name);
+        // The writer keeps appending through its descriptor; only the name changes.
+        let mut sink = aof
+            .sink
+            .lock()
+            .map_err(|_| "the AOF writer failed".to_string())?;
+        storage.rename(&sink.path, &incr_path).map_err(|e| {
+            format!(
+                "Error trying to rename the temporary AOF incr file: {}",
+                strerror(&e)
+            )
+        })?;
+        log::notice(&format!(
+            "Successfully renamed the temporary AOF incr file {} into {}",
+            sink.path.display(),
+            String::from_utf8_lossy(&incr.name)
+        ));
+        sink.path = incr_path;
+    }
+    storage.sync_dir(&aof.dir).map_err(|e| strerror(&e))?;
+    manifest
+        .persist(storage, &aof.dir, &aof.filename)
+        .map_err(|e| e.to_string())?;
+    log::notice(&format!(
+        "Successfully renamed the temporary AOF base file {} into {}",
+        temp_base.file_name().unwrap_or_default().to_string_lossy(),
+        String::from_utf8_lossy(&base.name)
+    ));
+    // The new manifest is durable: the files only the old one named can go.
+    let history = manifest.drop_history();
+    for old in &history {
+        log::notice(&format!(
+            "Removing the history file {} in the background",
+            String::from_utf8_lossy(&old.name)
+        ));
+        let _ = storage.remove_file(&file_path(&aof.dir, &old.name));
+    }
+    if !history.is_empty()
+        && let Err(e) = manifest.persist(storage, &aof.dir, &aof.filename)
+    {
+        log::warning(&format!("Error persisting the AOF manifest: {e}"));
+    }
+    *current = manifest;
+    drop(current);
+    // The writer adds to the current size under the sink's lock.
+    let sink = aof
+        .sink
+        .lock()
+        .map_err(|_| "the AOF writer failed".to_string())?;
+    let size = base_len.saturating_add(sink.size);
+    aof.current_size.store(size, Ordering::Relaxed);
+    drop(sink);
+    aof.base_size.store(base_len, Ordering::Relaxed);
+    aof.rewrite_base_size.store(size, Ordering::Relaxed);
+    if initial {
+        aof.initial.store(false, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 fn publish_synced(aof: &Aof, lsn: u64) {
@@ -942,41 +1528,18 @@ fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
     }
 }
 
-/// The whole keyspace as RESP commands: `SELECT n` before each non-empty database, then
-/// `SET key value [PXAT ms]` per key. Keys already past their deadline are left out, as Redis
-/// does.
-pub fn serialize_keyspace(state: &State, now_ms: i64) -> Vec<u8> {
-    let mut out = Vec::new();
+/// The rewrite's [`EntryWriter`](crate::keyspace::cut::EntryWriter): one key as the commands
+/// that rebuild it (`SET key value`, then `PEXPIREAT key ms` for a key with a deadline, as
+/// Redis's rewrite writes them).
+pub fn write_entry(out: &mut Vec<u8>, entry: &Entry) {
     let mut scratch = itoa::Buffer::new();
-    let mut deadline = itoa::Buffer::new();
-    let mut index = itoa::Buffer::new();
-    for (n, db) in state.store.dbs.iter().enumerate() {
-        if db.data.is_empty() {
-            continue;
-        }
-        encode(&mut out, &[b"SELECT", index.format(n).as_bytes()]);
-        for entry in db.data.iter() {
-            let expires = entry.expire_at_ms != NO_EXPIRY;
-            if expires && entry.expire_at_ms <= now_ms {
-                continue;
-            }
-            match &entry.value {
-                Value::String(s) => {
-                    let value = s.as_bytes(&mut scratch);
-                    if expires {
-                        let at = deadline.format(entry.expire_at_ms);
-                        encode(
-                            &mut out,
-                            &[b"SET", &entry.key, value, b"PXAT", at.as_bytes()],
-                        );
-                    } else {
-                        encode(&mut out, &[b"SET", &entry.key, value]);
-                    }
-                }
-            }
-        }
+    match &entry.value {
+        Value::String(s) => encode(out, &[b"SET", &entry.key, s.as_bytes(&mut scratch)]),
     }
-    out
+    if entry.expire_at_ms != NO_EXPIRY {
+        let at = scratch.format(entry.expire_at_ms);
+        encode(out, &[b"PEXPIREAT", &entry.key, at.as_bytes()]);
+    }
 }
 
 #[cfg(test)]
@@ -1005,7 +1568,7 @@ mod tests {
         // The first write lands 5 bytes, the second fails: a torn record on disk.
         storage.short_write(1, 5).fail(Op::Write, 2, libc::ENOSPC);
         let aof = start_with_storage(&server, &dir, &manifest, storage.clone()).unwrap();
-        let _ = server.aof.set(aof.clone());
+        *server.aof_slot.write() = Some(aof.clone());
         let lsn = {
             let mut state = server.state.lock();
             state.effects.begin_unit(0);
@@ -1066,7 +1629,7 @@ mod tests {
     }
 
     #[test]
-    fn serialized_keyspace_has_select_set_and_absolute_deadlines() {
+    fn the_base_has_set_and_absolute_deadlines_per_database() {
         let server = Server::new(Config::default());
         let mut state = server.state.lock();
         let mut reply = Reply::new(Protocol::Resp2);
@@ -1091,22 +1654,26 @@ mod tests {
                 .collect();
             commands::execute(&server, &mut state, &mut client, &mut reply, &args);
         }
-        let text = String::from_utf8(serialize_keyspace(&state, crate::util::now_ms())).unwrap();
-        assert!(
-            text.starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"),
-            "{text}"
-        );
+        state.store.begin_cut(crate::util::now_ms(), write_entry);
+        let mut text = String::new();
+        while !state.store.advance_cut(usize::MAX, |db, bytes| {
+            text.push_str(&format!("[db {db}]"));
+            text.push_str(&String::from_utf8_lossy(bytes));
+        }) {}
+        assert!(text.starts_with("[db 0]"), "{text}");
         assert!(
             text.contains("*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"),
             "{text}"
         );
         assert!(
-            text.contains("$1\r\nb\r\n$1\r\nx\r\n$4\r\nPXAT\r\n$14\r\n99999999999999\r\n"),
+            text.contains(
+                "*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\nx\r\n*3\r\n$9\r\nPEXPIREAT\r\n$1\r\nb\r\n$14\r\n99999999999999\r\n"
+            ),
             "{text}"
         );
         assert!(!text.contains("gone"), "{text}");
         assert!(
-            text.contains("*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*3\r\n$3\r\nSET\r\n$1\r\nc\r\n"),
+            text.ends_with("[db 2]*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\ny\r\n"),
             "{text}"
         );
     }

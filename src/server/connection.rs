@@ -347,7 +347,7 @@ async fn wait_durable(server: &Server, need_lsn: u64) -> bool {
     if need_lsn == 0 {
         return true;
     }
-    match server.aof.get() {
+    match server.aof() {
         Some(aof) => aof.wait_durable(need_lsn).await,
         None => true,
     }

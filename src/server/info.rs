@@ -404,7 +404,8 @@ fn memory_section(out: &mut String, server: &Server) {
 }
 
 fn persistence_section(out: &mut String, server: &Server, state: &State) {
-    let aof = server.aof.get();
+    let aof = server.aof();
+    let aof = aof.as_deref();
     let aof_enabled = aof.is_some();
     let write_status = match aof.and_then(|a| a.write_error()) {
         Some(_) => "err",
@@ -431,13 +432,13 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
          rdb_last_load_keys_expired:0\r\n\
          rdb_last_load_keys_loaded:0\r\n\
          aof_enabled:{}\r\n\
-         aof_rewrite_in_progress:0\r\n\
-         aof_rewrite_scheduled:0\r\n\
+         aof_rewrite_in_progress:{}\r\n\
+         aof_rewrite_scheduled:{}\r\n\
          aof_last_rewrite_time_sec:{}\r\n\
-         aof_current_rewrite_time_sec:-1\r\n\
+         aof_current_rewrite_time_sec:{}\r\n\
          aof_last_bgrewrite_status:{}\r\n\
          aof_rewrites:{}\r\n\
-         aof_rewrites_consecutive_failures:0\r\n\
+         aof_rewrites_consecutive_failures:{}\r\n\
          aof_last_write_status:{}\r\n\
          aof_last_cow_size:0\r\n\
          module_fork_in_progress:0\r\n\
@@ -445,13 +446,17 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
         state.store.dirty,
         server.last_save_s.load(Ordering::Relaxed),
         aof_enabled as u8,
+        aof.is_some_and(|a| a.rewrite_in_progress() && !a.rewrite_scheduled()) as u8,
+        aof.is_some_and(|a| a.rewrite_scheduled()) as u8,
         aof.map_or(-1, |a| a.last_rewrite_s()),
+        aof.map_or(-1, |a| a.current_rewrite_s()),
         if aof.is_none_or(|a| a.last_rewrite_ok()) {
             "ok"
         } else {
             "err"
         },
         aof.map_or(0, |a| a.rewrites()),
+        aof.map_or(0, |a| a.consecutive_failures()),
         write_status,
     );
     // Redis prints these only while AOF is on.
@@ -460,12 +465,13 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
             out,
             "aof_current_size:{}\r\n\
              aof_base_size:{}\r\n\
-             aof_pending_rewrite:0\r\n\
+             aof_pending_rewrite:{}\r\n\
              aof_buffer_length:{}\r\n\
              aof_pending_bio_fsync:{}\r\n\
              aof_delayed_fsync:0\r\n",
             aof.current_size(),
             aof.base_size(),
+            aof.rewrite_scheduled() as u8,
             state.effects.pending().len(),
             aof.fsync_pending() as u8,
         );

@@ -128,7 +128,7 @@ pub async fn run(server: Arc<Server>) -> i32 {
             ));
         }
     }
-    if let Some(aof) = server.aof.get() {
+    if let Some(aof) = server.aof() {
         log::notice("Calling fsync() on the AOF file.");
         aof.shutdown();
     }

@@ -150,15 +150,18 @@ pub struct Server {
     pub memory_startup: u64,
     pub memory_peak: AtomicU64,
     pub metrics: Mutex<Metrics>,
-    /// The append-only file writer, once started (`appendonly yes`).
-    pub aof: std::sync::OnceLock<Arc<crate::persistence::aof::Aof>>,
+    /// The append-only file writer while AOF is on (`appendonly yes`, at start or at run
+    /// time); see [`Server::aof`].
+    pub aof_slot: RwLock<Option<Arc<crate::persistence::aof::Aof>>>,
+    /// This server, for what starts threads that hold it (enabling AOF at run time).
+    me: std::sync::Weak<Server>,
 }
 
 impl Server {
     pub fn new(config: Config) -> Arc<Server> {
         let databases = config.get_i64("databases").max(1) as usize;
         let (monitors, _) = broadcast::channel(4096);
-        let server = Arc::new(Server {
+        let server = Arc::new_cyclic(|me| Server {
             state: Mutex::new(State::new(databases)),
             config: RwLock::new(config),
             limits: Limits::default(),
@@ -180,10 +183,46 @@ impl Server {
             memory_startup: alloc::used_bytes(),
             memory_peak: AtomicU64::new(alloc::used_bytes()),
             metrics: Mutex::new(Metrics::default()),
-            aof: std::sync::OnceLock::new(),
+            aof_slot: RwLock::new(None),
+            me: me.clone(),
         });
         server.apply_config();
         server
+    }
+
+    /// The running AOF, if AOF is on.
+    pub fn aof(&self) -> Option<Arc<crate::persistence::aof::Aof>> {
+        self.aof_slot.read().clone()
+    }
+
+    /// This server as an `Arc` (None only while it is being dropped).
+    pub fn arc(&self) -> Option<Arc<Server>> {
+        self.me.upgrade()
+    }
+
+    /// Starts or stops the AOF to match `appendonly` (CONFIG SET at run time), under the
+    /// keyspace lock.
+    pub fn apply_appendonly(&self, state: &mut State) -> Result<(), String> {
+        use crate::persistence::aof;
+        let wanted = self.config.read().get_bool("appendonly");
+        let running = self.aof();
+        match (wanted, running) {
+            (true, None) => {
+                let me = self
+                    .arc()
+                    .ok_or_else(|| "The server is stopping".to_string())?;
+                let started = aof::enable_at_runtime(&me, state)?;
+                *self.aof_slot.write() = Some(started);
+                log::notice("AOF enabled: writing the first base in the background");
+            }
+            (false, Some(running)) => {
+                *self.aof_slot.write() = None;
+                aof::disable_at_runtime(running, state);
+                log::notice("AOF disabled");
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Mirrors the configuration into the atomics and subsystems that act on it.
@@ -227,7 +266,7 @@ impl Server {
             Ordering::Relaxed,
         );
         log::set_level(config.get("loglevel"));
-        if let Some(aof) = self.aof.get() {
+        if let Some(aof) = self.aof() {
             aof.set_policy(crate::persistence::aof::Fsync::parse(
                 config.get("appendfsync"),
             ));
@@ -407,12 +446,33 @@ pub async fn cron(server: Arc<Server>) {
             continue;
         }
         active_expire_cycle(&server, period / 4);
+        auto_rewrite(&server);
         // Lift a pause whose time is up even when no client is waiting on it (the lock guard
         // is released before `pause_in_force` takes it again).
         let pause = *server.pause.lock();
         if pause.is_some_and(|p| p.until_ms <= crate::util::now_ms()) {
             server.pause_in_force(false);
         }
+    }
+}
+
+/// Orders an AOF rewrite when the AOF grew past `auto-aof-rewrite-percentage` of its size
+/// after the last rewrite (and past `auto-aof-rewrite-min-size`).
+fn auto_rewrite(server: &Server) {
+    let Some(aof) = server.aof() else {
+        return;
+    };
+    let (percentage, min_size) = {
+        let config = server.config.read();
+        (
+            config.get_i64("auto-aof-rewrite-percentage"),
+            config.get_i64("auto-aof-rewrite-min-size"),
+        )
+    };
+    if let Some(growth) = aof.check_auto_rewrite(percentage, min_size) {
+        log::notice(&format!(
+            "Starting automatic rewriting of AOF on {growth}% growth"
+        ));
     }
 }
 
