@@ -116,7 +116,8 @@ pub struct Aof {
     last_rewrite_ok: AtomicBool,
     last_rewrite_ms: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    /// The writer's writes and fsyncs go through this (a fault-injecting one in tests).
+    /// The writer's and the rewrite's file operations go through this (a fault-injecting or
+    /// power-loss-simulating one in tests).
     storage: Arc<dyn Storage>,
 }
 
@@ -248,7 +249,7 @@ impl Aof {
     }
 
     fn rewrite_locked(&self, state: &mut State, now_ms: i64) -> Result<(), String> {
-        let storage = OsStorage;
+        let storage = &*self.storage;
         let mut sink = self
             .sink
             .lock()
@@ -286,11 +287,11 @@ impl Aof {
             .commit_rewrite(&self.filename, BaseFormat::Aof, LastIncr::Keep)
             .map_err(|e| e.to_string())?;
         let base_path = file_path(&self.dir, &base.name);
-        pfs::write_file_atomically(&storage, &base_path, &base_bytes, pfs::DATA_FILE_MODE)
+        pfs::write_file_atomically(storage, &base_path, &base_bytes, pfs::DATA_FILE_MODE)
             .map_err(|e| e.to_string())?;
         storage.sync_dir(&self.dir).map_err(|e| strerror(&e))?;
         manifest
-            .persist(&storage, &self.dir, &self.filename)
+            .persist(storage, &self.dir, &self.filename)
             .map_err(|e| e.to_string())?;
         // The new manifest is durable: the files only the old one named can go.
         let history = manifest.drop_history();
@@ -302,7 +303,7 @@ impl Aof {
             let _ = storage.remove_file(&file_path(&self.dir, &old.name));
         }
         if !history.is_empty()
-            && let Err(e) = manifest.persist(&storage, &self.dir, &self.filename)
+            && let Err(e) = manifest.persist(storage, &self.dir, &self.filename)
         {
             log::warning(&format!("Error persisting the AOF manifest: {e}"));
         }
