@@ -132,7 +132,8 @@ pub struct Aof {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// The rewrite thread, stopped before the writer (it may still post a switch).
     rewriter: Mutex<Option<JoinHandle<()>>>,
-    /// The writer's writes and fsyncs go through this (a fault-injecting one in tests).
+    /// The writer's and the rewrite's file operations go through this (a fault-injecting or
+    /// power-loss-simulating one in tests).
     storage: Arc<dyn Storage>,
 }
 

@@ -30,8 +30,8 @@
 //! chosen `errno`, or cuts the Nth write short. That is SQLite's I/O-error test method: run a
 //! scenario with a fault at call 1, 2, 3, ... until no fault fires, and check after each run
 //! that the error was reported and the files on disk are still consistent. It models I/O
-//! errors only: what a power loss does to data that was written but not yet synced is not
-//! simulated here.
+//! errors only; what a power loss does to data written but not yet synced is simulated by
+//! [`PowerLossStorage`](super::power_loss::PowerLossStorage).
 //!
 //! # Error policy
 //!

@@ -14,8 +14,11 @@
 //! - [`aof_reader`]: the streaming reader of AOF command files (RESP arrays and `#TS:`
 //!   annotations), reporting clean ends, torn tails and corruption with Redis's offsets.
 //! - [`aof`]: the writer, the durability contract, and loading at start-up.
+//! - [`power_loss`]: a [`fs::Storage`] that simulates a power cut (what was written but not
+//!   synced, or renamed but not dir-synced, is lost), for tests and the simulator.
 
 pub mod aof;
 pub mod aof_reader;
 pub mod fs;
 pub mod manifest;
+pub mod power_loss;
