@@ -102,6 +102,8 @@ pub struct Aof {
     rewrite_base_size: AtomicU64,
     /// An everysec fdatasync is running (`aof_pending_bio_fsync`).
     fsync_pending: AtomicBool,
+    /// `no-appendfsync-on-rewrite`: the everysec fsync pauses while a rewrite runs.
+    no_fsync_on_rewrite: AtomicBool,
     /// The incr file being appended to, and what is being written to it.
     sink: Mutex<Sink>,
     /// A descriptor of the same incr file for the everysec fsync thread.
@@ -199,6 +201,11 @@ const REWRITE_STEP_BYTES: usize = 256 * 1024;
 impl Aof {
     pub fn policy(&self) -> Fsync {
         Fsync::from_u8(self.policy.load(Ordering::Relaxed))
+    }
+
+    /// `CONFIG SET no-appendfsync-on-rewrite`.
+    pub fn set_no_fsync_on_rewrite(&self, on: bool) {
+        self.no_fsync_on_rewrite.store(on, Ordering::Relaxed);
     }
 
     /// `CONFIG SET appendfsync`.
@@ -451,6 +458,7 @@ pub fn prepare_dir(dir: &Path, filename: &AppendFilename) -> Result<Manifest, St
         };
         pfs::fsync_dir(&parent).map_err(|e| strerror(&e))?;
     }
+    remove_temp_files(dir, &manifest);
     let mut changed = false;
     if manifest.base().is_none() && manifest.incrs().is_empty() {
         let base = manifest
@@ -499,6 +507,33 @@ pub fn prepare_dir(dir: &Path, filename: &AppendFilename) -> Result<Manifest, St
             .map_err(|e| e.to_string())?;
     }
     Ok(manifest)
+}
+
+/// Removes what an earlier run left behind under a `temp-` name (a base or incr file of a
+/// rewrite that did not finish, a manifest not renamed into place): nothing names them, so
+/// they could only ever be appended to or confused with a later run's.
+fn remove_temp_files(dir: &Path, manifest: &Manifest) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let bytes = name.as_encoded_bytes();
+        let listed = manifest
+            .files_to_load()
+            .chain(manifest.history().iter())
+            .any(|f| f.name == bytes);
+        if !bytes.starts_with(pfs::TEMP_PREFIX.as_bytes()) || listed {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            log::notice(&format!(
+                "Removing the temporary file {} left by an earlier run",
+                name.to_string_lossy()
+            ));
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Moves a pre-7.0 single append-only file `<F>` (next to the AOF directory) into the
@@ -648,6 +683,9 @@ fn build(
         base_size: AtomicU64::new(0),
         rewrite_base_size: AtomicU64::new(0),
         fsync_pending: AtomicBool::new(false),
+        no_fsync_on_rewrite: AtomicBool::new(
+            server.config.read().get_bool("no-appendfsync-on-rewrite"),
+        ),
         sink: Mutex::new(Sink {
             file,
             path,
@@ -1339,7 +1377,11 @@ fn fsync_loop(aof: &Aof) {
             continue;
         }
         last = Instant::now();
-        if aof.policy() != Fsync::Everysec || failed {
+        // `no-appendfsync-on-rewrite yes`: Redis's way to keep fsyncs off a disk busy with a
+        // rewrite; under `always` kopi still syncs every group (the contract comes first).
+        let paused = aof.no_fsync_on_rewrite.load(Ordering::Relaxed)
+            && aof.rewriting.load(Ordering::Relaxed);
+        if aof.policy() != Fsync::Everysec || failed || paused {
             continue;
         }
         let target = aof.written_lsn();
@@ -1626,6 +1668,40 @@ mod tests {
             std::fs::read(&incr).unwrap(),
             b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
         );
+        aof.shutdown();
+    }
+
+    #[test]
+    fn no_appendfsync_on_rewrite_pauses_the_everysec_fsync_while_a_rewrite_runs() {
+        let tmp = TempDir::new("aof-no-fsync-on-rewrite");
+        let server = Server::new(Config::default());
+        let dir = tmp.0.join("appendonlydir");
+        let manifest = prepare_dir(&dir, &AppendFilename::default()).unwrap();
+        let storage = Arc::new(FaultyStorage::new());
+        let aof = start_with_storage(&server, &dir, &manifest, storage.clone()).unwrap();
+        let record = |value: &[u8]| {
+            let mut state = server.state.lock();
+            state.effects.begin_unit(0);
+            state.effects.push(0, &[&b"SET"[..], b"k", value]);
+            state.effects.end_unit();
+            state.effects.lsn()
+        };
+        aof.set_no_fsync_on_rewrite(true);
+        // As if a rewrite were running (the flag BGREWRITEAOF sets).
+        aof.rewriting.store(true, Ordering::Relaxed);
+        let lsn = record(b"1");
+        aof.wake();
+        wait_until("the write", || aof.written_lsn() >= lsn);
+        std::thread::sleep(Duration::from_millis(2500));
+        assert_eq!(
+            storage.calls(Op::SyncData),
+            0,
+            "no fsync during the rewrite"
+        );
+        assert!(aof.synced_lsn() < lsn);
+        aof.rewriting.store(false, Ordering::Relaxed);
+        wait_until("the fsync after the rewrite", || aof.synced_lsn() >= lsn);
+        assert!(storage.calls(Op::SyncData) >= 1);
         aof.shutdown();
     }
 

@@ -230,7 +230,7 @@ pub static PARAMS: &[Param] = &[
     p("maxmemory-samples", Kind::Signed { min: 1, max: INT_MAX, unit: Unit::Plain }, "5", 0),
     alias("min-replicas-max-lag", "min-slaves-max-lag", Kind::Signed { min: 0, max: INT_MAX, unit: Unit::Plain }, "10", 0),
     alias("min-replicas-to-write", "min-slaves-to-write", Kind::Signed { min: 0, max: INT_MAX, unit: Unit::Plain }, "0", 0),
-    p("no-appendfsync-on-rewrite", BOOL, "no", 0),
+    p("no-appendfsync-on-rewrite", BOOL, "no", IMPL),
     p("notify-keyspace-events", Kind::Special, "", 0),
     p("oom-score-adj", Kind::Enum(&[("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)]), "no", 0),
     p("oom-score-adj-values", Kind::Special, "0 200 800", MULTI_ARG),

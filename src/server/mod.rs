@@ -270,6 +270,7 @@ impl Server {
             aof.set_policy(crate::persistence::aof::Fsync::parse(
                 config.get("appendfsync"),
             ));
+            aof.set_no_fsync_on_rewrite(config.get_bool("no-appendfsync-on-rewrite"));
         }
         crate::clock::LFU_ENABLED.store(
             config.get("maxmemory-policy").contains("lfu"),
