@@ -736,7 +736,8 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(Error::new("ERR No shutdown in progress."));
     }
     let save_points = !ctx.server.config.read().get("save").is_empty();
-    if save || (save_points && !nosave) {
+    // Nothing is saved while loading (Redis turns SAVE into NOSAVE then).
+    if (save || (save_points && !nosave)) && !ctx.server.loading.is_active() {
         crate::server::log::warning(
             "kopi has no RDB writer yet: no RDB snapshot is saved before exiting.",
         );

@@ -14,8 +14,11 @@
 //! - [`aof_reader`]: the streaming reader of AOF command files (RESP arrays and `#TS:`
 //!   annotations), reporting clean ends, torn tails and corruption with Redis's offsets.
 //! - [`aof`]: the writer, the durability contract, and loading at start-up.
+//! - [`loading`]: the loading state clients see meanwhile (`-LOADING`, INFO's progress,
+//!   `key-load-delay`).
 
 pub mod aof;
 pub mod aof_reader;
 pub mod fs;
+pub mod loading;
 pub mod manifest;

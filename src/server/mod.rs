@@ -37,6 +37,9 @@ pub struct Limits {
     pub hz: AtomicI64,
     /// `latency-monitor-threshold` in milliseconds; 0 disables the latency monitor.
     pub latency_monitor_threshold_ms: AtomicI64,
+    /// `key-load-delay`: microseconds to pause after each command replayed while loading
+    /// (negative: a 1 µs pause once in that many).
+    pub key_load_delay: AtomicI64,
 }
 
 impl Limits {
@@ -152,6 +155,8 @@ pub struct Server {
     pub metrics: Mutex<Metrics>,
     /// The append-only file writer, once started (`appendonly yes`).
     pub aof: std::sync::OnceLock<Arc<crate::persistence::aof::Aof>>,
+    /// Loading at start-up: `-LOADING` replies and INFO's progress.
+    pub loading: crate::persistence::loading::Loading,
 }
 
 impl Server {
@@ -181,6 +186,7 @@ impl Server {
             memory_peak: AtomicU64::new(alloc::used_bytes()),
             metrics: Mutex::new(Metrics::default()),
             aof: std::sync::OnceLock::new(),
+            loading: Default::default(),
         });
         server.apply_config();
         server
@@ -226,6 +232,8 @@ impl Server {
             config.get_i64("latency-monitor-threshold"),
             Ordering::Relaxed,
         );
+        l.key_load_delay
+            .store(config.get_i64("key-load-delay"), Ordering::Relaxed);
         log::set_level(config.get("loglevel"));
         if let Some(aof) = self.aof.get() {
             aof.set_policy(crate::persistence::aof::Fsync::parse(
