@@ -23,7 +23,7 @@ use crate::error::{self, Error};
 use crate::keyspace::{Access, Db, Entry};
 use crate::protocol::Reply;
 use crate::server::Server;
-use crate::server::client::Client;
+use crate::server::client::{CLIENT_ID_AOF, Client};
 use crate::server::state::State;
 
 /// Every family's slice of the table.
@@ -224,6 +224,16 @@ pub fn execute(
         return reject(state, client, reply, Some(command.name), &err);
     }
 
+    // While the dataset loads, only commands flagged `loading` run (EXEC only if everything
+    // it would run is); Redis checks NO_MULTI inside MULTI first.
+    if server.loading.is_active()
+        && client.id != CLIENT_ID_AOF
+        && !(client.multi.is_some() && command.has(flag::NO_MULTI))
+        && denied_while_loading(command, client)
+    {
+        return reject(state, client, reply, Some(command.name), &error::LOADING);
+    }
+
     if let Some(queue) = client.multi.as_mut()
         && !matches!(
             command.name,
@@ -240,6 +250,20 @@ pub fn execute(
     }
 
     call(server, state, client, reply, command, args);
+}
+
+/// Whether loading refuses `command`: it lacks the `loading` flag, or it is EXEC and one of
+/// the queued commands lacks it.
+fn denied_while_loading(command: &Command, client: &Client) -> bool {
+    if !command.has(flag::LOADING) {
+        return true;
+    }
+    command.name == "exec"
+        && client.multi.as_ref().is_some_and(|queue| {
+            queue
+                .iter()
+                .any(|args| find(args).is_none_or(|c| !c.has(flag::LOADING)))
+        })
 }
 
 /// Refuses a command before it runs (Redis's `rejectCommand`): inside MULTI the transaction is
@@ -353,7 +377,11 @@ pub fn call(
             .add_sample(event, duration_us / 1000, now_ms / 1000);
     }
     // After the command, as Redis: SELECT shows the db it selected.
-    if server.monitors_active() && !command.has(flag::SKIP_MONITOR) && !command.has(flag::ADMIN) {
+    if server.monitors_active()
+        && !command.has(flag::SKIP_MONITOR)
+        && !command.has(flag::ADMIN)
+        && client.id != CLIENT_ID_AOF
+    {
         server.feed_monitors(client, shown);
     }
 }

@@ -601,7 +601,10 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match result {
         Ok(_) => {
             ctx.server.apply_config_with(ctx.state);
-            if let Err(text) = ctx.server.apply_appendonly(ctx.state) {
+            let appendonly = pairs
+                .iter()
+                .any(|(name, _)| eq_ignore_case(name, "appendonly"));
+            if appendonly && let Err(text) = ctx.server.apply_appendonly(ctx.state) {
                 crate::server::log::warning(&text);
                 let _ = ctx
                     .server
@@ -751,7 +754,8 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(Error::new("ERR No shutdown in progress."));
     }
     let save_points = !ctx.server.config.read().get("save").is_empty();
-    if save || (save_points && !nosave) {
+    // Nothing is saved while loading (Redis turns SAVE into NOSAVE then).
+    if (save || (save_points && !nosave)) && !ctx.server.loading.is_active() {
         crate::server::log::warning(
             "kopi has no RDB writer yet: no RDB snapshot is saved before exiting.",
         );

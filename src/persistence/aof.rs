@@ -33,13 +33,14 @@ use super::fs::{self as pfs, OsStorage, Storage};
 use bytes::Bytes;
 
 use super::aof_reader::{AofReader, End, Event, ReadError, ReadOptions, truncate_file};
+use super::loading::Pacer;
 use super::manifest::{AppendFilename, BaseFormat, FileKind, LastIncr, Manifest, file_path};
 use crate::commands;
 use crate::keyspace::value::Value;
 use crate::keyspace::{Entry, NO_EXPIRY};
 use crate::protocol::reply::{Protocol, Reply};
 use crate::server::Server;
-use crate::server::client::{Client, ClientHandle, Peer};
+use crate::server::client::{CLIENT_ID_AOF, Client, ClientHandle, Peer};
 use crate::server::log;
 use crate::server::state::State;
 
@@ -1414,6 +1415,10 @@ fn fsync_loop(aof: &Aof) {
 /// A torn tail of the last file is cut off on disk when `truncated_ok` (`aof-load-truncated
 /// yes`); every other defect refuses the start with the file, the offset and the repair
 /// command. An RDB base is refused too: kopi cannot read RDB yet.
+///
+/// Clients may be connected meanwhile (they get `-LOADING`): the keyspace lock is handed to
+/// them every so often, progress is published for INFO, and a shutdown stops the replay
+/// ([`Pacer`]).
 pub fn load(
     server: &Arc<Server>,
     dir: &Path,
@@ -1422,10 +1427,14 @@ pub fn load(
 ) -> Result<(), String> {
     let files: Vec<_> = manifest.files_to_load().cloned().collect();
     let mut total = 0u64;
+    let mut sizes = Vec::with_capacity(files.len());
     for f in &files {
         let path = file_path(dir, &f.name);
         match std::fs::metadata(&path) {
-            Ok(m) => total = total.saturating_add(m.len()),
+            Ok(m) => {
+                sizes.push(m.len());
+                total = total.saturating_add(m.len());
+            }
             Err(e) => {
                 return Err(format!(
                     "The AOF file {} doesn't exist: {}",
@@ -1449,13 +1458,27 @@ pub fn load(
     };
     let mut reply = Reply::new(Protocol::Resp2);
     let mut state = server.state.lock();
+    // Progress for INFO, `key-load-delay`, and the lock handed to clients now and then.
+    let mut pacer = Pacer::new(
+        &server.loading,
+        &server.limits.key_load_delay,
+        &mut state,
+        total,
+    );
     let count = files.len();
+    let mut before = 0u64;
     for (index, f) in files.iter().enumerate() {
         let name = String::from_utf8_lossy(&f.name).into_owned();
         let path = file_path(dir, &f.name);
         let file_started = Instant::now();
+        pacer.next_file(before);
+        before = before.saturating_add(sizes.get(index).copied().unwrap_or(0));
         // A client per file, as Redis: each file starts in db 0 with no transaction open.
-        let mut client = Client::new(ClientHandle::detached(u64::MAX, &peer), peer.clone(), true);
+        let mut client = Client::new(
+            ClientHandle::detached(CLIENT_ID_AOF, &peer),
+            peer.clone(),
+            true,
+        );
         let mut args: Vec<Bytes> = Vec::new();
         let report = reader.read_file(&path, &ReadOptions::default(), |event| {
             let Event::Command(command) = event else {
@@ -1472,7 +1495,7 @@ pub fn load(
             commands::execute(server, &mut state, &mut client, &mut reply, &args);
             reply.buf.clear();
             reply.errors.clear();
-            Ok(())
+            pacer.after_command(&mut state, command.end)
         });
         let report = match report {
             Ok(report) => report,
@@ -1542,11 +1565,9 @@ pub fn load(
             file_started.elapsed().as_secs_f64()
         ));
     }
-    // Replaying is not serving: no command counts in the statistics or the slow log, and
-    // nothing is unsaved.
-    state.stats.reset();
-    state.slowlog.entries.clear();
-    state.slowlog.next_id = 0;
+    // Replaying is not serving: no command counts in the statistics or the slow log (those
+    // of the clients served meanwhile are kept), and nothing is unsaved.
+    pacer.finish(&mut state);
     state.store.dirty = 0;
     drop(state);
     log::notice(&format!(

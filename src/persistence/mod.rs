@@ -16,9 +16,12 @@
 //! - [`aof`]: the writer, the durability contract, and loading at start-up.
 //! - [`power_loss`]: a [`fs::Storage`] that simulates a power cut (what was written but not
 //!   synced, or renamed but not dir-synced, is lost), for tests and the simulator.
+//! - [`loading`]: the loading state clients see meanwhile (`-LOADING`, INFO's progress,
+//!   `key-load-delay`).
 
 pub mod aof;
 pub mod aof_reader;
 pub mod fs;
+pub mod loading;
 pub mod manifest;
 pub mod power_loss;

@@ -22,6 +22,10 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// The id of the client that replays the AOF at start-up (Redis's `CLIENT_ID_AOF`): it is
+/// not refused while loading, and MONITOR does not see what it runs.
+pub const CLIENT_ID_AOF: u64 = u64::MAX;
+
 /// Where a connection comes from.
 #[derive(Debug, Clone)]
 pub struct Peer {

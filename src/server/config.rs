@@ -204,7 +204,7 @@ pub static PARAMS: &[Param] = &[
     p("io-threads", Kind::Signed { min: 1, max: 128, unit: Unit::Plain }, "1", IMMUTABLE | IMPL),
     p("io-threads-do-reads", BOOL, "no", IMMUTABLE),
     p("jemalloc-bg-thread", BOOL, "yes", 0),
-    p("key-load-delay", Kind::Signed { min: INT_MIN, max: INT_MAX, unit: Unit::Plain }, "0", HIDDEN),
+    p("key-load-delay", Kind::Signed { min: INT_MIN, max: INT_MAX, unit: Unit::Plain }, "0", HIDDEN | IMPL),
     p("latency-monitor-threshold", Kind::Signed { min: 0, max: i64::MAX, unit: Unit::Plain }, "0", IMPL),
     p("latency-tracking", BOOL, "yes", IMPL),
     p("latency-tracking-info-percentiles", Kind::Special, "50 99 99.9", MULTI_ARG | IMPL),

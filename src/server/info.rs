@@ -406,6 +406,7 @@ fn memory_section(out: &mut String, server: &Server) {
 fn persistence_section(out: &mut String, server: &Server, state: &State) {
     let aof = server.aof();
     let aof = aof.as_deref();
+    let loading = server.loading.is_active();
     let aof_enabled = aof.is_some();
     let write_status = match aof.and_then(|a| a.write_error()) {
         Some(_) => "err",
@@ -413,7 +414,7 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
     };
     let _ = write!(
         out,
-        "loading:0\r\n\
+        "loading:{}\r\n\
          async_loading:0\r\n\
          current_cow_peak:0\r\n\
          current_cow_size:0\r\n\
@@ -443,6 +444,7 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
          aof_last_cow_size:0\r\n\
          module_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
+        loading as u8,
         state.store.dirty,
         server.last_save_s.load(Ordering::Relaxed),
         aof_enabled as u8,
@@ -475,6 +477,21 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
             state.effects.pending().len(),
             aof.fsync_pending() as u8,
         );
+    } else if loading && server.config.read().get_bool("appendonly") {
+        // Loading the AOF: Redis shows the block with the AOF still off.
+        out.push_str(
+            "aof_current_size:0\r\n\
+             aof_base_size:0\r\n\
+             aof_pending_rewrite:0\r\n\
+             aof_buffer_length:0\r\n\
+             aof_pending_bio_fsync:0\r\n\
+             aof_delayed_fsync:0\r\n",
+        );
+    }
+    if loading {
+        server
+            .loading
+            .write_info(out, crate::util::now_ms().div_euclid(1000));
     }
 }
 

@@ -80,14 +80,12 @@ pub async fn run(server: Arc<Server>) -> i32 {
     }
 
     log::notice("Server initialized");
-    // The sockets listen while the data loads, but nothing accepts yet: a client connecting
-    // meanwhile waits in the kernel's backlog and is served once loading is done (kopi has no
-    // -LOADING replies yet), instead of being refused.
-    if config.get_bool("appendonly")
-        && let Err(message) = crate::persistence::aof::open_at_start(&server)
-    {
-        log::warning(&message);
-        return 1;
+    // The AOF loads on a thread of its own while the listeners accept: until it is loaded and
+    // its writer runs, commands without the `loading` flag get -LOADING (no write can slip in
+    // before the writer records it).
+    let appendonly = config.get_bool("appendonly");
+    if appendonly {
+        server.loading.begin(crate::util::now_ms() / 1000);
     }
     let listening_tcp = !tcp_listeners.is_empty();
     for listener in tcp_listeners {
@@ -97,21 +95,33 @@ pub async fn run(server: Arc<Server>) -> i32 {
     if let Some(listener) = unix_listener {
         tokio::spawn(accept_unix(server.clone(), listener, unix_path.clone()));
     }
-    tokio::spawn(super::cron(server.clone()));
-    tokio::spawn(clients_cron(server.clone()));
-    if listening_tcp {
-        log::notice("Ready to accept connections");
+    let mut stopped_while_loading = false;
+    if appendonly {
+        match load_aof(&server, &mut sigterm, &mut sigint).await {
+            Loaded::Ready => server.loading.finish(),
+            Loaded::Failed(message) => {
+                log::warning(&message);
+                return 1;
+            }
+            Loaded::Stopped => stopped_while_loading = true,
+        }
     }
-    if listening_unix {
-        log::notice(&format!(
-            "The server is now ready to accept connections at {unix_path}"
-        ));
-    }
-
-    tokio::select! {
-        _ = recv_signal(&mut sigterm) => signal_log("Received SIGTERM scheduling shutdown..."),
-        _ = recv_signal(&mut sigint) => signal_log("Received SIGINT scheduling shutdown..."),
-        _ = server.shutdown.notified() => {}
+    if !stopped_while_loading {
+        tokio::spawn(super::cron(server.clone()));
+        tokio::spawn(clients_cron(server.clone()));
+        if listening_tcp {
+            log::notice("Ready to accept connections");
+        }
+        if listening_unix {
+            log::notice(&format!(
+                "The server is now ready to accept connections at {unix_path}"
+            ));
+        }
+        tokio::select! {
+            _ = recv_signal(&mut sigterm) => signal_log("Received SIGTERM scheduling shutdown..."),
+            _ = recv_signal(&mut sigint) => signal_log("Received SIGINT scheduling shutdown..."),
+            _ = server.shutdown.notified() => {}
+        }
     }
     server.shutdown_requested.store(true, Ordering::SeqCst);
     log::warning("User requested shutdown...");
@@ -134,6 +144,58 @@ pub async fn run(server: Arc<Server>) -> i32 {
     }
     log::warning("kopi is now ready to exit, bye bye...");
     0
+}
+
+/// How loading the AOF at start-up ended.
+enum Loaded {
+    /// Loaded, and the writer runs.
+    Ready,
+    /// The start is refused: the log line saying why.
+    Failed(String),
+    /// A signal or SHUTDOWN came first; the loader has stopped.
+    Stopped,
+}
+
+/// Prepares the AOF directory, loads it and starts the writer, on a thread of its own, while
+/// the accept loops serve clients (`-LOADING`). A shutdown (signal or SHUTDOWN) meanwhile
+/// stops the loader at its next checkpoint and waits for it: nothing is written to the AOF
+/// directory after that, and the writer never starts.
+async fn load_aof(
+    server: &Arc<Server>,
+    sigterm: &mut Option<Signal>,
+    sigint: &mut Option<Signal>,
+) -> Loaded {
+    let (done, mut outcome) = tokio::sync::oneshot::channel();
+    let loader = server.clone();
+    let spawned = std::thread::Builder::new()
+        .name("aof-load".into())
+        .spawn(move || {
+            let _ = done.send(crate::persistence::aof::open_at_start(&loader));
+        });
+    if let Err(e) = spawned {
+        return Loaded::Failed(format!("Can't start loading the AOF: {}", strerror(&e)));
+    }
+    let signalled = tokio::select! {
+        result = &mut outcome => {
+            return match result {
+                Ok(Ok(())) => Loaded::Ready,
+                Ok(Err(message)) => Loaded::Failed(message),
+                Err(_) => Loaded::Failed("Loading the AOF failed unexpectedly".into()),
+            };
+        }
+        _ = recv_signal(sigterm) => true,
+        _ = recv_signal(sigint) => true,
+        _ = server.shutdown.notified() => false,
+    };
+    if signalled {
+        signal_log("Received shutdown signal during loading, scheduling shutdown.");
+    }
+    server.shutdown_requested.store(true, Ordering::SeqCst);
+    server.loading.request_stop();
+    // The loader notices at its next checkpoint; if it finished first, its writer is shut
+    // down with the rest.
+    let _ = outcome.await;
+    Loaded::Stopped
 }
 
 fn signal(kind: SignalKind) -> Option<Signal> {

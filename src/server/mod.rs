@@ -37,6 +37,9 @@ pub struct Limits {
     pub hz: AtomicI64,
     /// `latency-monitor-threshold` in milliseconds; 0 disables the latency monitor.
     pub latency_monitor_threshold_ms: AtomicI64,
+    /// `key-load-delay`: microseconds to pause after each command replayed while loading
+    /// (negative: a 1 µs pause once in that many).
+    pub key_load_delay: AtomicI64,
 }
 
 impl Limits {
@@ -155,6 +158,8 @@ pub struct Server {
     pub aof_slot: RwLock<Option<Arc<crate::persistence::aof::Aof>>>,
     /// This server, for what starts threads that hold it (enabling AOF at run time).
     me: std::sync::Weak<Server>,
+    /// Loading at start-up: `-LOADING` replies and INFO's progress.
+    pub loading: crate::persistence::loading::Loading,
 }
 
 impl Server {
@@ -185,6 +190,7 @@ impl Server {
             metrics: Mutex::new(Metrics::default()),
             aof_slot: RwLock::new(None),
             me: me.clone(),
+            loading: Default::default(),
         });
         server.apply_config();
         server
@@ -204,6 +210,10 @@ impl Server {
     /// keyspace lock.
     pub fn apply_appendonly(&self, state: &mut State) -> Result<(), String> {
         use crate::persistence::aof;
+        if self.loading.is_active() {
+            // The loader starts the AOF when it is done.
+            return Ok(());
+        }
         let wanted = self.config.read().get_bool("appendonly");
         let running = self.aof();
         match (wanted, running) {
@@ -265,6 +275,8 @@ impl Server {
             config.get_i64("latency-monitor-threshold"),
             Ordering::Relaxed,
         );
+        l.key_load_delay
+            .store(config.get_i64("key-load-delay"), Ordering::Relaxed);
         log::set_level(config.get("loglevel"));
         if let Some(aof) = self.aof() {
             aof.set_policy(crate::persistence::aof::Fsync::parse(

@@ -91,6 +91,11 @@ impl Server {
                 if log.contains("Ready to accept connections") {
                     return true;
                 }
+                // Initialized but not ready: the AOF is loading (clients would get -LOADING).
+                if log.contains("Server initialized") {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
                 // A quieter loglevel or another log file: alive a moment later is enough.
                 std::thread::sleep(Duration::from_millis(50));
                 if !log.contains("Failed listening") && matches!(self.child.try_wait(), Ok(None)) {
