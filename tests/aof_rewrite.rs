@@ -323,3 +323,40 @@ fn repeated_rewrites_leave_one_base_and_one_incr_file() {
     let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
     assert_eq!(server.raw().cmd(&["GET", "rounds"]), "$1\r\n5\r\n");
 }
+
+#[test]
+fn debug_loadaof_reloads_the_dataset_from_the_files() {
+    let d = dir();
+    let args = ["--appendonly", "yes", "--enable-debug-command", "yes"];
+    let server = Server::start_in(&d.0, &args);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["SET", "a", "1"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["INCR", "a"]), ":2\r\n");
+    assert_eq!(raw.cmd(&["SELECT", "3"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["SET", "b", "x", "PX", "1000000"]), "+OK\r\n");
+    let before = digest(&server);
+    assert_eq!(raw.cmd(&["DEBUG", "LOADAOF"]), "+OK\r\n");
+    assert_eq!(digest(&server), before);
+    let logged = std::fs::read(d.0.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
+    assert!(
+        !logged.windows(7).any(|w| w == b"LOADAOF"),
+        "a reload is not logged"
+    );
+    // A record added to the file behind the server's back is what the reload sees.
+    let incr = d.0.join("appendonlydir/appendonly.aof.1.incr.aof");
+    let mut bytes = std::fs::read(&incr).unwrap();
+    bytes.extend_from_slice(&common::encode(&[b"SET", b"from-disk", b"yes"]));
+    std::fs::write(&incr, bytes).unwrap();
+    assert_eq!(raw.cmd(&["DEBUG", "LOADAOF"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["GET", "from-disk"]), "$3\r\nyes\r\n");
+    assert_eq!(raw.cmd(&["SELECT", "0"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["GET", "a"]), "$1\r\n2\r\n");
+    // Writes after the reload are recorded as before, starting with their SELECT.
+    assert_eq!(raw.cmd(&["SET", "c", "3"]), "+OK\r\n");
+    crash(server);
+    let server = Server::start_in(&d.0, &args);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["MGET", "a", "c"]), "*2\r\n$1\r\n2\r\n$1\r\n3\r\n");
+    assert_eq!(raw.cmd(&["SELECT", "3"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["EXISTS", "b", "from-disk"]), ":2\r\n");
+}

@@ -906,6 +906,51 @@ fn debug_reload(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// DEBUG LOADAOF: what is recorded is written and synced, the dataset emptied and loaded
+/// again from the AOF files on disk (Redis's tests use it to check what the AOF holds).
+/// A load that fails ends the process, as in Redis: the dataset would be partial.
+fn debug_loadaof(ctx: &mut Ctx) -> CmdResult {
+    use crate::persistence::{aof, manifest::Manifest};
+    if ctx.client.id == crate::server::client::CLIENT_ID_AOF {
+        // Found in the AOF itself: reloading from inside the load would never end.
+        return Err(Error::new(
+            "ERR DEBUG LOADAOF cannot run while the AOF loads",
+        ));
+    }
+    let (dir, filename) = aof::paths(ctx.server).map_err(Error::owned)?;
+    let running = ctx.server.aof();
+    if let Some(running) = &running {
+        running
+            .flush_now(ctx.state)
+            .map_err(|e| Error::owned(format!("ERR Error flushing the AOF: {e}")))?;
+    }
+    let manifest = match Manifest::load(&dir, &filename) {
+        Ok(Some(manifest)) => manifest,
+        Ok(None) => return Err(Error::new("ERR There is no AOF to load")),
+        Err(e) => return Err(Error::owned(format!("ERR {e}"))),
+    };
+    let truncated_ok = ctx.server.config.read().get_bool("aof-load-truncated");
+    let recording = ctx.state.effects.is_enabled();
+    ctx.state.effects.set_enabled(false);
+    for db in &mut ctx.state.store.dbs {
+        db.touch_all_watched(None, ctx.now_ms);
+        db.flush();
+    }
+    let mut held = &mut *ctx.state;
+    if let Err(e) = aof::load_held(ctx.server, &mut held, &dir, &manifest, truncated_ok) {
+        crate::server::log::warning(&e);
+        crate::server::log::warning("DEBUG LOADAOF could not load the AOF: exiting");
+        std::process::exit(1);
+    }
+    ctx.state.effects.set_enabled(recording);
+    // Reloading changes nothing to log (and a logged LOADAOF would reload at every start).
+    ctx.state.store.dirty = 0;
+    ctx.prevent_propagation();
+    crate::server::log::notice("Append Only File loaded by DEBUG LOADAOF");
+    ctx.reply.ok();
+    Ok(())
+}
+
 /// DEBUG POPULATE count [prefix] [size]
 fn debug_populate(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let count = arg_i64(&args[2])?;
@@ -1036,6 +1081,8 @@ const DEBUG_HELP: &[&str] = &[
     "ERROR <string>",
     "    Return a Redis protocol error with <string> as message. Useful for clients",
     "    unit tests to simulate Redis errors.",
+    "LOADAOF",
+    "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "LOG <message>",
     "    Write <message> to the server log.",
     "OBJECT <key>",
@@ -1123,6 +1170,7 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         ("protocol", 3) => debug_protocol(ctx, &args[2])?,
         ("reload", _) => debug_reload(ctx, args)?,
+        ("loadaof", 2) => debug_loadaof(ctx)?,
         ("config-rewrite-force-all", 2) => {
             if let Err(text) = ctx.server.config.read().rewrite(true) {
                 return Err(Error::owned(format!(

@@ -33,7 +33,7 @@ use super::fs::{self as pfs, OsStorage, Storage};
 use bytes::Bytes;
 
 use super::aof_reader::{AofReader, End, Event, ReadError, ReadOptions, truncate_file};
-use super::loading::Pacer;
+use super::loading::{Held, Pacer};
 use super::manifest::{AppendFilename, BaseFormat, FileKind, LastIncr, Manifest, file_path};
 use crate::commands;
 use crate::keyspace::value::Value;
@@ -1425,6 +1425,19 @@ pub fn load(
     manifest: &Manifest,
     truncated_ok: bool,
 ) -> Result<(), String> {
+    let mut state = server.state.lock();
+    load_held(server, &mut state, dir, manifest, truncated_ok)
+}
+
+/// [`load`] with the keyspace already held: by a guard it hands over now and then (start-up)
+/// or by a command that holds it throughout (DEBUG LOADAOF).
+pub fn load_held(
+    server: &Server,
+    held: &mut impl Held,
+    dir: &Path,
+    manifest: &Manifest,
+    truncated_ok: bool,
+) -> Result<(), String> {
     let files: Vec<_> = manifest.files_to_load().cloned().collect();
     let mut total = 0u64;
     let mut sizes = Vec::with_capacity(files.len());
@@ -1457,12 +1470,11 @@ pub fn load(
         unix_path: None,
     };
     let mut reply = Reply::new(Protocol::Resp2);
-    let mut state = server.state.lock();
     // Progress for INFO, `key-load-delay`, and the lock handed to clients now and then.
     let mut pacer = Pacer::new(
         &server.loading,
         &server.limits.key_load_delay,
-        &mut state,
+        held.state(),
         total,
     );
     let count = files.len();
@@ -1492,10 +1504,10 @@ pub fn load(
                     String::from_utf8_lossy(command.name())
                 ));
             }
-            commands::execute(server, &mut state, &mut client, &mut reply, &args);
+            commands::execute(server, held.state(), &mut client, &mut reply, &args);
             reply.buf.clear();
             reply.errors.clear();
-            pacer.after_command(&mut state, command.end)
+            pacer.after_command(held, command.end)
         });
         let report = match report {
             Ok(report) => report,
@@ -1567,9 +1579,8 @@ pub fn load(
     }
     // Replaying is not serving: no command counts in the statistics or the slow log (those
     // of the clients served meanwhile are kept), and nothing is unsaved.
-    pacer.finish(&mut state);
-    state.store.dirty = 0;
-    drop(state);
+    pacer.finish(held.state());
+    held.state().store.dirty = 0;
     log::notice(&format!(
         "DB loaded from append only file: {:.3} seconds",
         started.elapsed().as_secs_f64()

@@ -140,6 +140,42 @@ impl Accounts {
     }
 }
 
+/// How the loader holds the keyspace: a lock guard it can hand over (start-up), or the state
+/// of a command that holds the lock for its whole run (DEBUG LOADAOF), which cannot.
+pub trait Held {
+    fn state(&mut self) -> &mut State;
+    /// Runs `f` with the lock released, if it can be.
+    fn unlocked(&mut self, f: impl FnOnce());
+    /// Lets waiting clients take the lock for a moment, if it can.
+    fn bump(&mut self);
+}
+
+impl Held for MutexGuard<'_, State> {
+    fn state(&mut self) -> &mut State {
+        self
+    }
+
+    fn unlocked(&mut self, f: impl FnOnce()) {
+        MutexGuard::unlocked(self, f);
+    }
+
+    fn bump(&mut self) {
+        MutexGuard::bump(self);
+    }
+}
+
+impl Held for &mut State {
+    fn state(&mut self) -> &mut State {
+        self
+    }
+
+    fn unlocked(&mut self, f: impl FnOnce()) {
+        f();
+    }
+
+    fn bump(&mut self) {}
+}
+
 /// The loader's side of the loading state: progress, the progress log, `key-load-delay`,
 /// the hand-overs of the keyspace lock and the stop request.
 pub struct Pacer<'a> {
@@ -191,19 +227,15 @@ impl<'a> Pacer<'a> {
     /// After each replayed command, which ended at `offset` in the current file: sleeps for
     /// `key-load-delay` and hands the lock over at checkpoints. An error when a shutdown asks
     /// the loader to stop.
-    pub fn after_command(
-        &mut self,
-        state: &mut MutexGuard<'_, State>,
-        offset: u64,
-    ) -> Result<(), String> {
+    pub fn after_command(&mut self, held: &mut impl Held, offset: u64) -> Result<(), String> {
         let delay = self.key_load_delay.load(Ordering::Relaxed);
         if delay != 0 {
             let us = delay_us(delay);
             if us > 0 {
                 self.loading.set_loaded(self.base.saturating_add(offset));
-                self.aside.swap(state);
-                MutexGuard::unlocked(state, || std::thread::sleep(Duration::from_micros(us)));
-                self.aside.swap(state);
+                self.aside.swap(held.state());
+                held.unlocked(|| std::thread::sleep(Duration::from_micros(us)));
+                self.aside.swap(held.state());
                 self.check_stop()?;
             }
         }
@@ -227,9 +259,9 @@ impl<'a> Pacer<'a> {
             ));
         }
         self.check_stop()?;
-        self.aside.swap(state);
-        MutexGuard::bump(state);
-        self.aside.swap(state);
+        self.aside.swap(held.state());
+        held.bump();
+        self.aside.swap(held.state());
         Ok(())
     }
 
