@@ -457,11 +457,30 @@ fn bgrewriteaof_replaces_base_and_incr_and_nothing_is_applied_twice() {
 }
 
 #[test]
-fn bgrewriteaof_is_refused_while_appendonly_is_off() {
-    let server = Server::start();
+fn bgrewriteaof_while_appendonly_is_off_writes_a_base_only_aof() {
+    let d = dir();
+    let server = Server::start_in(&d.0, &[]);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["SET", "k", "v"]), "+OK\r\n");
     assert_eq!(
-        server.raw().cmd(&["BGREWRITEAOF"]),
-        "-ERR Can't execute an AOF background rewriting. Please check the server logs for more information.\r\n"
+        raw.cmd(&["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    wait_for_rewrite(&server);
+    assert_eq!(
+        String::from_utf8(read(&d.0, MANIFEST)).unwrap(),
+        "file appendonly.aof.1.base.aof seq 1 type b\n"
+    );
+    assert_eq!(raw.cmd(&["SET", "later", "v"]), "+OK\r\n");
+    crash(server);
+    // A start with AOF loads the base and adds an incr file after it.
+    let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(raw.cmd(&["EXISTS", "later"]), ":0\r\n");
+    assert_eq!(
+        String::from_utf8(read(&d.0, MANIFEST)).unwrap(),
+        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
     );
 }
 

@@ -360,3 +360,32 @@ fn debug_loadaof_reloads_the_dataset_from_the_files() {
     assert_eq!(raw.cmd(&["SELECT", "3"]), "+OK\r\n");
     assert_eq!(raw.cmd(&["EXISTS", "b", "from-disk"]), ":2\r\n");
 }
+
+#[test]
+fn shutdown_is_refused_while_the_first_base_is_written_unless_forced() {
+    let d = dir();
+    let server = Server::start_in(&d.0, &["--enable-debug-command", "yes"]);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["DEBUG", "POPULATE", "20000"]), "+OK\r\n");
+    // A slow first rewrite: about a second.
+    raw.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "50"]);
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    assert_eq!(
+        raw.cmd(&["SHUTDOWN"]),
+        "-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+    );
+    assert!(
+        server
+            .log_text()
+            .contains("Writing initial AOF, can't exit.")
+    );
+    raw.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    wait_for_rewrite(&server);
+    // Written: a shutdown goes through, and a start with AOF has every key.
+    raw.send(&common::encode(&[b"SHUTDOWN"]));
+    assert!(raw.closed());
+    let mut server = server;
+    server.child.wait().unwrap();
+    let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    assert_eq!(server.raw().cmd(&["DBSIZE"]), ":20000\r\n");
+}

@@ -683,18 +683,21 @@ fn time(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 ///
 /// Orders a rewrite of the AOF from memory; it runs on the AOF's rewrite thread without fork,
 /// while clients keep writing (see `persistence::aof`). Inside MULTI/EXEC it is scheduled, as
-/// in Redis. Refused while AOF is off (Redis would write a base-only AOF then).
+/// in Redis. While AOF is off it writes a base-only AOF, as Redis does.
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     use crate::persistence::aof::RewriteOrder;
-    let Some(aof) = ctx.server.aof() else {
-        crate::server::log::warning(
-            "BGREWRITEAOF refused: kopi rewrites the AOF only while appendonly is yes",
-        );
-        return Err(Error::new(
-            "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
-        ));
+    let order = match ctx.server.aof() {
+        Some(aof) => aof.order_rewrite(ctx.client.call_depth > 1),
+        None => crate::persistence::aof::order_offline_rewrite(ctx.server, ctx.state).map_err(
+            |e| {
+                crate::server::log::warning(&format!("Can't rewrite append only file in background: {e}"));
+                Error::new(
+                    "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
+                )
+            },
+        )?,
     };
-    match aof.order_rewrite(ctx.client.call_depth > 1) {
+    match order {
         RewriteOrder::Started => ctx
             .reply
             .simple("Background append only file rewriting started"),
@@ -733,14 +736,17 @@ fn role(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 /// nothing). No shutdown is ever left in progress, so ABORT has nothing to abort.
 fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (mut save, mut nosave, mut abort) = (false, false, false);
-    let mut other = false;
+    let (mut other, mut force) = (false, false);
     for arg in &args[1..] {
         if eq_ignore_case(arg, "nosave") {
             nosave = true;
         } else if eq_ignore_case(arg, "save") {
             save = true;
-        } else if eq_ignore_case(arg, "now") || eq_ignore_case(arg, "force") {
+        } else if eq_ignore_case(arg, "now") {
             other = true;
+        } else if eq_ignore_case(arg, "force") {
+            other = true;
+            force = true;
         } else if eq_ignore_case(arg, "abort") {
             abort = true;
         } else {
@@ -752,6 +758,20 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     if abort {
         return Err(Error::new("ERR No shutdown in progress."));
+    }
+    if ctx
+        .server
+        .aof()
+        .is_some_and(|aof| aof.waiting_for_first_rewrite())
+    {
+        // AOF was just enabled and its first base is not written: exiting would lose the
+        // dataset a restart with AOF is about to load.
+        if force {
+            crate::server::log::warning("Writing initial AOF. Exit anyway.");
+        } else {
+            crate::server::log::warning("Writing initial AOF, can't exit.");
+            return Err(Error::new("ERR Errors trying to SHUTDOWN. Check logs."));
+        }
     }
     let save_points = !ctx.server.config.read().get("save").is_empty();
     // Nothing is saved while loading (Redis turns SAVE into NOSAVE then).

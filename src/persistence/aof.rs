@@ -751,6 +751,11 @@ fn spawn_threads(server: &Arc<Server>, aof: &Arc<Aof>) -> Result<(), String> {
 /// them, every earlier file history). Until it succeeds the AOF is "waiting for the first
 /// rewrite" and a restart would not load what was written since.
 pub fn enable_at_runtime(server: &Arc<Server>, state: &mut State) -> Result<Arc<Aof>, String> {
+    if offline_rewrite_in_progress() {
+        return Err(
+            "AOF can't be enabled while a rewrite ordered with AOF off is still running".into(),
+        );
+    }
     let (dir, filename) = paths(server)?;
     if !dir.exists() {
         std::fs::create_dir_all(&dir).map_err(|e| {
@@ -1113,7 +1118,8 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<Vec<u8>>) -> Result<(),
     }
     let temp_name = format!("temp-rewriteaof-bg-{pid}.aof");
     let temp_path = aof.dir.join(&temp_name);
-    let written = write_base(server, aof, &temp_path, &header);
+    let stopped = || aof.rewrite.lock().map_or(true, |c| c.stop);
+    let written = write_base(server, storage, &stopped, &temp_path, &header);
     let base_len = match written {
         Ok(len) => len,
         Err(e) => {
@@ -1130,6 +1136,122 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<Vec<u8>>) -> Result<(),
         let _ = storage.remove_file(&temp_path);
     }
     committed
+}
+
+/// A rewrite ordered while AOF is off runs (at most one at a time).
+static OFFLINE_REWRITE: AtomicBool = AtomicBool::new(false);
+
+/// Whether a BGREWRITEAOF ordered while AOF is off is running (`aof_rewrite_in_progress`).
+pub fn offline_rewrite_in_progress() -> bool {
+    OFFLINE_REWRITE.load(Ordering::Relaxed)
+}
+
+/// BGREWRITEAOF while AOF is off, as Redis 7.0: a new base from memory, and a manifest that
+/// names only it (every incr file becomes history and is removed), so a later start with
+/// `appendonly yes` loads this dataset. Called under the keyspace lock: the cut is taken
+/// now, the base is written by a thread of its own.
+pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<RewriteOrder, String> {
+    if state.store.cutting() || OFFLINE_REWRITE.swap(true, Ordering::AcqRel) {
+        return Ok(RewriteOrder::AlreadyInProgress);
+    }
+    let Some(me) = server.arc() else {
+        OFFLINE_REWRITE.store(false, Ordering::Release);
+        return Err("The server is stopping".into());
+    };
+    let now_ms = crate::util::now_ms();
+    let mut header = Vec::new();
+    if state.effects.timestamps_enabled() {
+        header.extend_from_slice(format!("#TS:{}\r\n", now_ms.div_euclid(1000)).as_bytes());
+    }
+    state.store.begin_cut(now_ms, write_entry);
+    let spawned = std::thread::Builder::new()
+        .name("aof-rewrite".into())
+        .spawn(move || {
+            let started = Instant::now();
+            match rewrite_offline(&me, &header) {
+                Ok(()) => log::notice("Background AOF rewrite finished successfully"),
+                Err(e) => {
+                    me.state.lock().store.end_cut();
+                    log::warning(&format!(
+                        "Background AOF rewrite terminated with error: {e}"
+                    ));
+                }
+            }
+            log::verbose(&format!(
+                "The rewrite took {:.3} seconds",
+                started.elapsed().as_secs_f64()
+            ));
+            OFFLINE_REWRITE.store(false, Ordering::Release);
+        });
+    if let Err(e) = spawned {
+        state.store.end_cut();
+        OFFLINE_REWRITE.store(false, Ordering::Release);
+        return Err(format!("Can't start the rewrite thread: {e}"));
+    }
+    Ok(RewriteOrder::Started)
+}
+
+fn rewrite_offline(server: &Server, header: &[u8]) -> Result<(), String> {
+    let storage = OsStorage;
+    let (dir, filename) = paths(server)?;
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            format!(
+                "Can't create the AOF directory {}: {}",
+                dir.display(),
+                strerror(&e)
+            )
+        })?;
+        pfs::fsync_dir(pfs::parent_dir(&dir)).map_err(|e| strerror(&e))?;
+    }
+    let mut manifest = Manifest::load(&dir, &filename)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    let temp_name = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
+    let temp_path = dir.join(&temp_name);
+    let stopped = || false;
+    let result = write_base(server, &storage, &stopped, &temp_path, header).and_then(|_| {
+        log::notice(&format!(
+            "Successfully created the temporary AOF base file {temp_name}"
+        ));
+        let base = manifest
+            .commit_rewrite(&filename, BaseFormat::Aof, LastIncr::Retire)
+            .map_err(|e| e.to_string())?;
+        storage
+            .rename(&temp_path, &file_path(&dir, &base.name))
+            .map_err(|e| {
+                format!(
+                    "Error trying to rename the temporary AOF base file: {}",
+                    strerror(&e)
+                )
+            })?;
+        storage.sync_dir(&dir).map_err(|e| strerror(&e))?;
+        manifest
+            .persist(&storage, &dir, &filename)
+            .map_err(|e| e.to_string())?;
+        log::notice(&format!(
+            "Successfully renamed the temporary AOF base file {temp_name} into {}",
+            String::from_utf8_lossy(&base.name)
+        ));
+        let history = manifest.drop_history();
+        for old in &history {
+            log::notice(&format!(
+                "Removing the history file {} in the background",
+                String::from_utf8_lossy(&old.name)
+            ));
+            let _ = storage.remove_file(&file_path(&dir, &old.name));
+        }
+        if !history.is_empty() {
+            manifest
+                .persist(&storage, &dir, &filename)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    });
+    if result.is_err() {
+        let _ = storage.remove_file(&temp_path);
+    }
+    result
 }
 
 /// The incr file a rewrite switches to: the next one in the manifest, persisted with it.
@@ -1188,8 +1310,13 @@ fn create_truncated(storage: &dyn Storage, path: &Path) -> Result<File, String> 
 }
 
 /// Writes the snapshot being cut into `path`, synced; returns its length.
-fn write_base(server: &Server, aof: &Aof, path: &Path, header: &[u8]) -> Result<u64, String> {
-    let storage = &*aof.storage;
+fn write_base(
+    server: &Server,
+    storage: &dyn Storage,
+    stopped: &dyn Fn() -> bool,
+    path: &Path,
+    header: &[u8],
+) -> Result<u64, String> {
     let fail = |e: io::Error| {
         format!(
             "Error writing the temporary AOF base file {}: {}",
@@ -1208,7 +1335,7 @@ fn write_base(server: &Server, aof: &Aof, path: &Path, header: &[u8]) -> Result<
     let mut index = itoa::Buffer::new();
     let mut keys = crate::keyspace::cut::keys_written();
     loop {
-        if aof.rewrite.lock().map_or(true, |c| c.stop) {
+        if stopped() {
             return Err("stopped".into());
         }
         // `rdb-key-save-delay` (µs per key, as in Redis's tests) slows the rewrite down: one

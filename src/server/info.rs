@@ -448,7 +448,8 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
         state.store.dirty,
         server.last_save_s.load(Ordering::Relaxed),
         aof_enabled as u8,
-        aof.is_some_and(|a| a.rewrite_in_progress() && !a.rewrite_scheduled()) as u8,
+        (aof.is_some_and(|a| a.rewrite_in_progress() && !a.rewrite_scheduled())
+            || crate::persistence::aof::offline_rewrite_in_progress()) as u8,
         aof.is_some_and(|a| a.rewrite_scheduled()) as u8,
         aof.map_or(-1, |a| a.last_rewrite_s()),
         aof.map_or(-1, |a| a.current_rewrite_s()),
