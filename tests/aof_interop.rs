@@ -217,3 +217,61 @@ fn redis_loads_the_aof_kopi_rewrote_to_the_same_data() {
     assert_eq!(raw.cmd(&["DEBUG", "DIGEST"]), digest);
     assert_eq!(raw.cmd(&["GET", "counter"]), "$2\r\n43\r\n");
 }
+
+/// Polls INFO until no rewrite is in progress.
+fn wait_for_rewrite(raw: &mut common::Raw) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !raw
+        .cmd(&["INFO", "persistence"])
+        .contains("aof_rewrite_in_progress:0")
+    {
+        assert!(Instant::now() < deadline, "the rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn redis_loads_the_aof_kopi_made_when_enabled_at_run_time_and_rewrote_in_the_background() {
+    let Some(redis_server) = common::require_program("redis-server", TEST) else {
+        return;
+    };
+    let kopi_dir = Dir(common::fresh_dir());
+    let kopi = Server::start_in(&kopi_dir.0, &["--enable-debug-command", "yes"]);
+    let mut raw = kopi.raw();
+    write_workload(&mut raw);
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    raw.cmd(&["INCR", "counter"]);
+    wait_for_rewrite(&mut raw);
+    raw.cmd(&["SET", "after", "enabling", "PX", "5000000"]);
+    // A background rewrite with writes racing it.
+    raw.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "2000"]);
+    assert_eq!(
+        raw.cmd(&["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    raw.cmd(&["INCR", "counter"]);
+    raw.cmd(&["DEL", "k4"]);
+    raw.cmd(&["SELECT", "5"]);
+    raw.cmd(&["FLUSHDB"]);
+    raw.cmd(&["SET", "new-in-5", "x"]);
+    raw.cmd(&["SELECT", "0"]);
+    raw.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    wait_for_rewrite(&mut raw);
+    let expected = dump(&mut raw);
+    let digest = raw.cmd(&["DEBUG", "DIGEST"]);
+    drop(raw);
+    drop(kopi);
+    let manifest =
+        std::fs::read_to_string(kopi_dir.0.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+
+    let copy = copy_aof_dir(&kopi_dir.0);
+    let redis = start_redis(&redis_server, &copy.0, &[]);
+    let mut raw = redis.raw();
+    assert_eq!(dump(&mut raw), expected);
+    assert_eq!(raw.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(raw.cmd(&["GET", "counter"]), "$2\r\n44\r\n");
+}
