@@ -656,3 +656,23 @@ fn timestamp_annotations_open_the_incr_records_and_the_rewritten_base() {
         String::from_utf8_lossy(&base)
     );
 }
+
+#[test]
+fn info_shows_how_far_the_log_is_written_and_synced() {
+    let d = dir();
+    let server = Server::start_in(&d.0, &["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    let field = |name: &str| -> u64 { info_field(&server, name).unwrap().parse().unwrap() };
+    // Under `always` the reply left after its record was synced.
+    let written = field("aof_last_write_offset");
+    assert!(written > 0);
+    assert_eq!(field("aof_last_fsync_offset"), written);
+    assert!(field("aof_fsyncs") >= 1);
+    assert!(field("aof_fsync_max_usec") >= field("aof_fsync_last_usec"));
+    // Under `no` nothing is synced while the server runs.
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "appendfsync", "no"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["SET", "k", "w"]), "+OK\r\n");
+    assert!(field("aof_last_write_offset") > written);
+    assert_eq!(field("aof_last_fsync_offset"), written);
+}

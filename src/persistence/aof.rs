@@ -105,6 +105,10 @@ pub struct Aof {
     fsync_pending: AtomicBool,
     /// `no-appendfsync-on-rewrite`: the everysec fsync pauses while a rewrite runs.
     no_fsync_on_rewrite: AtomicBool,
+    /// fdatasyncs of incr files, the last one's and the slowest one's duration (INFO).
+    fsyncs: AtomicU64,
+    fsync_last_us: AtomicU64,
+    fsync_max_us: AtomicU64,
     /// The incr file being appended to, and what is being written to it.
     sink: Mutex<Sink>,
     /// A descriptor of the same incr file for the everysec fsync thread.
@@ -233,6 +237,15 @@ impl Aof {
 
     pub fn fsync_pending(&self) -> bool {
         self.fsync_pending.load(Ordering::Relaxed)
+    }
+
+    /// `aof_fsyncs`, `aof_fsync_last_usec`, `aof_fsync_max_usec`.
+    pub fn fsync_stats(&self) -> (u64, u64, u64) {
+        (
+            self.fsyncs.load(Ordering::Relaxed),
+            self.fsync_last_us.load(Ordering::Relaxed),
+            self.fsync_max_us.load(Ordering::Relaxed),
+        )
     }
 
     pub fn written_lsn(&self) -> u64 {
@@ -687,6 +700,9 @@ fn build(
         no_fsync_on_rewrite: AtomicBool::new(
             server.config.read().get_bool("no-appendfsync-on-rewrite"),
         ),
+        fsyncs: AtomicU64::new(0),
+        fsync_last_us: AtomicU64::new(0),
+        fsync_max_us: AtomicU64::new(0),
         sink: Mutex::new(Sink {
             file,
             path,
@@ -907,7 +923,7 @@ fn drain(aof: &Aof, sink: &mut Sink, lsn: u64, sync: bool) -> bool {
             sync_or_exit(aof, &sink.file, "when the AOF fsync policy is 'always'");
             publish_synced(aof, switch.lsn);
         } else {
-            match aof.storage.sync_data(&sink.file) {
+            match timed_sync(aof, &sink.file) {
                 Ok(()) => publish_synced(aof, switch.lsn),
                 Err(e) => {
                     let text = strerror(&e);
@@ -973,13 +989,24 @@ fn write_group(aof: &Aof, sink: &mut Sink) -> bool {
 /// fdatasync for the writer: a failure ends the process, as in Redis (the kernel may have
 /// dropped the dirty pages: retrying and believing it is the fsyncgate mistake).
 fn sync_or_exit(aof: &Aof, file: &File, when: &str) {
-    if let Err(e) = aof.storage.sync_data(file) {
+    if let Err(e) = timed_sync(aof, file) {
         log::warning(&format!(
             "Can't persist AOF for fsync error {when}: {}. Exiting...",
             strerror(&e)
         ));
         std::process::exit(1);
     }
+}
+
+/// fdatasync of the incr file, counted and timed for INFO.
+fn timed_sync(aof: &Aof, file: &File) -> io::Result<()> {
+    let started = Instant::now();
+    let result = aof.storage.sync_data(file);
+    let us = started.elapsed().as_micros().min(u64::MAX as u128) as u64;
+    aof.fsyncs.fetch_add(1, Ordering::Relaxed);
+    aof.fsync_last_us.store(us, Ordering::Relaxed);
+    aof.fsync_max_us.fetch_max(us, Ordering::Relaxed);
+    result
 }
 
 fn publish_written(aof: &Aof, lsn: u64) {
@@ -1520,7 +1547,7 @@ fn fsync_loop(aof: &Aof) {
             return;
         };
         aof.fsync_pending.store(true, Ordering::Relaxed);
-        let result = aof.storage.sync_data(&file);
+        let result = timed_sync(aof, &file);
         aof.fsync_pending.store(false, Ordering::Relaxed);
         match result {
             Ok(()) => publish_synced(aof, target),

@@ -478,6 +478,19 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
             state.effects.pending().len(),
             aof.fsync_pending() as u8,
         );
+        // kopi's own: how far the log is written and synced (bytes of the record stream
+        // since the start), and what the fsyncs cost.
+        let (fsyncs, last_us, max_us) = aof.fsync_stats();
+        let _ = write!(
+            out,
+            "aof_last_write_offset:{}\r\n\
+             aof_last_fsync_offset:{}\r\n\
+             aof_fsyncs:{fsyncs}\r\n\
+             aof_fsync_last_usec:{last_us}\r\n\
+             aof_fsync_max_usec:{max_us}\r\n",
+            aof.written_lsn(),
+            aof.synced_lsn(),
+        );
     } else if loading && server.config.read().get_bool("appendonly") {
         // Loading the AOF: Redis shows the block with the AOF still off.
         out.push_str(
