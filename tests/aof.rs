@@ -676,3 +676,42 @@ fn info_shows_how_far_the_log_is_written_and_synced() {
     assert!(field("aof_last_write_offset") > written);
     assert_eq!(field("aof_last_fsync_offset"), written);
 }
+
+/// Redis's "AOF fsync always barrier issue": with the writer slowed down by DEBUG
+/// AOF-FLUSH-SLEEP, a write's reply still arrives only after its record is in the file, also
+/// right behind a big reply to a read.
+#[test]
+fn a_slow_writer_holds_the_reply_back_until_the_record_is_in_the_file() {
+    let d = dir();
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let server = Server::start_in(&d.0, &args);
+    let mut raw = server.raw();
+    for round in 0..3 {
+        assert_eq!(raw.cmd(&["DEBUG", "AOF-FLUSH-SLEEP", "0"]), "+OK\r\n");
+        raw.cmd(&[
+            "SETRANGE",
+            "x",
+            &(2_000_000 + round * 1000).to_string(),
+            "x",
+        ]);
+        assert_eq!(raw.cmd(&["DEBUG", "AOF-FLUSH-SLEEP", "200000"]), "+OK\r\n");
+        let before = std::fs::metadata(d.0.join(INCR)).unwrap().len();
+        let mut batch = common::encode(&[b"GET", b"x"]);
+        batch.extend(common::encode(&[b"INCR", b"n"]));
+        raw.send(&batch);
+        raw.read_reply();
+        assert_eq!(raw.read_reply(), format!(":{}\r\n", round + 1).as_bytes());
+        let after = std::fs::metadata(d.0.join(INCR)).unwrap().len();
+        assert!(
+            after > before,
+            "round {round}: the reply overtook its record"
+        );
+    }
+}

@@ -1091,6 +1091,8 @@ fn debug_protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
 }
 
 const DEBUG_HELP: &[&str] = &[
+    "AOF-FLUSH-SLEEP <microsec>",
+    "    Server will sleep before flushing the AOF, this is used for testing.",
     "CONFIG-REWRITE-FORCE-ALL",
     "    Like CONFIG REWRITE but writes all configuration options, including",
     "    keywords not listed in original configuration file or default values.",
@@ -1191,6 +1193,12 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ("protocol", 3) => debug_protocol(ctx, &args[2])?,
         ("reload", _) => debug_reload(ctx, args)?,
         ("loadaof", 2) => debug_loadaof(ctx)?,
+        ("aof-flush-sleep", 3) => {
+            if let Some(aof) = ctx.server.aof() {
+                aof.set_flush_sleep_us(leading_i64(&args[2]).max(0) as u64);
+            }
+            ctx.reply.ok();
+        }
         ("config-rewrite-force-all", 2) => {
             if let Err(text) = ctx.server.config.read().rewrite(true) {
                 return Err(Error::owned(format!(

@@ -105,6 +105,9 @@ pub struct Aof {
     fsync_pending: AtomicBool,
     /// `no-appendfsync-on-rewrite`: the everysec fsync pauses while a rewrite runs.
     no_fsync_on_rewrite: AtomicBool,
+    /// DEBUG AOF-FLUSH-SLEEP: microseconds the writer sleeps before each write (Redis's
+    /// tests use it to check that no reply overtakes its record).
+    flush_sleep_us: AtomicU64,
     /// fdatasyncs of incr files, the last one's and the slowest one's duration (INFO).
     fsyncs: AtomicU64,
     fsync_last_us: AtomicU64,
@@ -206,6 +209,11 @@ const REWRITE_STEP_BYTES: usize = 256 * 1024;
 impl Aof {
     pub fn policy(&self) -> Fsync {
         Fsync::from_u8(self.policy.load(Ordering::Relaxed))
+    }
+
+    /// DEBUG AOF-FLUSH-SLEEP.
+    pub fn set_flush_sleep_us(&self, us: u64) {
+        self.flush_sleep_us.store(us, Ordering::Relaxed);
     }
 
     /// `CONFIG SET no-appendfsync-on-rewrite`.
@@ -700,6 +708,7 @@ fn build(
         no_fsync_on_rewrite: AtomicBool::new(
             server.config.read().get_bool("no-appendfsync-on-rewrite"),
         ),
+        flush_sleep_us: AtomicU64::new(0),
         fsyncs: AtomicU64::new(0),
         fsync_last_us: AtomicU64::new(0),
         fsync_max_us: AtomicU64::new(0),
@@ -964,6 +973,10 @@ fn drain(aof: &Aof, sink: &mut Sink, lsn: u64, sync: bool) -> bool {
 fn write_group(aof: &Aof, sink: &mut Sink) -> bool {
     if sink.group.is_empty() {
         return true;
+    }
+    let sleep_us = aof.flush_sleep_us.load(Ordering::Relaxed);
+    if sleep_us > 0 {
+        std::thread::sleep(Duration::from_micros(sleep_us.min(10_000_000)));
     }
     match pfs::write_all(&*aof.storage, &mut sink.file, &sink.group) {
         Ok(()) => {
