@@ -389,3 +389,38 @@ fn shutdown_is_refused_while_the_first_base_is_written_unless_forced() {
     let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
     assert_eq!(server.raw().cmd(&["DBSIZE"]), ":20000\r\n");
 }
+
+/// A slow rewrite is running when AOF is turned off and a rewrite is ordered again: the new
+/// one replaces it and writes a whole base (the old one must not end the new one's cut).
+#[test]
+fn a_rewrite_ordered_after_turning_aof_off_replaces_the_one_in_progress() {
+    let d = dir();
+    let server = Server::start_in(
+        &d.0,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["DEBUG", "POPULATE", "5000"]), "+OK\r\n");
+    raw.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
+    assert_eq!(
+        raw.cmd(&["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
+    raw.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    assert_eq!(
+        raw.cmd(&["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    wait_for_rewrite(&server);
+    // Let the stopped rewrite notice and give up.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        manifest(&d.0),
+        "file appendonly.aof.2.base.aof seq 2 type b\n"
+    );
+    crash(server);
+    let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    assert_eq!(server.raw().cmd(&["DBSIZE"]), ":5000\r\n");
+}

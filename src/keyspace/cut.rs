@@ -32,6 +32,22 @@ pub fn keys_written() -> u64 {
 /// Appends one entry in the snapshot's format (AOF commands, RDB records).
 pub type EntryWriter = fn(&mut Vec<u8>, &Entry);
 
+/// Which snapshot: a writer only advances and ends its own (another may have replaced it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutId(u64);
+
+/// What [`Store::advance_cut`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// More to write.
+    More,
+    /// Everything at the cut was handed out; the cut is over.
+    Done,
+    /// This cut is no longer the store's (ended, or replaced by a newer one): what was
+    /// handed out is not a whole snapshot.
+    Gone,
+}
+
 const WORDS: usize = SHARDS / 64;
 
 /// One keyspace's part of a snapshot.
@@ -154,26 +170,35 @@ impl Db {
 }
 
 impl Store {
-    /// Starts a snapshot of every database as it is now; `at_ms` is the cut's time.
-    pub fn begin_cut(&mut self, at_ms: i64, write: EntryWriter) {
-        self.end_cut();
+    /// Starts a snapshot of every database as it is now (abandoning one in progress); `at_ms`
+    /// is the cut's time.
+    pub fn begin_cut(&mut self, at_ms: i64, write: EntryWriter) -> CutId {
+        self.abandon_cut();
         for (n, db) in self.dbs.iter_mut().enumerate() {
             db.data.cut = Some(Box::new(Cut::new(n, at_ms, write, &db.data)));
         }
-        self.cutting = true;
+        self.cut_serial += 1;
+        let id = CutId(self.cut_serial);
+        self.cutting = Some(id);
+        id
     }
 
     /// Whether a snapshot is being taken.
     pub fn cutting(&self) -> bool {
-        self.cutting
+        self.cutting.is_some()
     }
 
-    /// Hands serialized snapshot bytes to `emit(db, bytes)`, serializing more shards until
-    /// about `budget` bytes went out. Returns true, and ends the cut, once everything at the
-    /// cut has been handed out.
-    pub fn advance_cut(&mut self, budget: usize, mut emit: impl FnMut(usize, &[u8])) -> bool {
-        if !self.cutting {
-            return true;
+    /// Hands serialized bytes of snapshot `id` to `emit(db, bytes)`, serializing more shards
+    /// until about `budget` bytes went out. Ends the cut once everything at the cut has been
+    /// handed out ([`Progress::Done`]).
+    pub fn advance_cut(
+        &mut self,
+        id: CutId,
+        budget: usize,
+        mut emit: impl FnMut(usize, &[u8]),
+    ) -> Progress {
+        if self.cutting != Some(id) {
+            return Progress::Gone;
         }
         let sent = std::cell::Cell::new(0usize);
         let mut counting = |db: usize, bytes: &[u8]| {
@@ -197,17 +222,26 @@ impl Store {
                 complete = false;
             }
             if sent.get() >= budget {
-                return false;
+                return Progress::More;
             }
         }
         if complete {
-            self.end_cut();
+            self.abandon_cut();
+            Progress::Done
+        } else {
+            Progress::More
         }
-        complete
     }
 
-    /// Ends (or abandons) the snapshot: no more copying before writes.
-    pub fn end_cut(&mut self) {
+    /// Abandons snapshot `id` (if it is still the store's).
+    pub fn end_cut(&mut self, id: CutId) {
+        if self.cutting == Some(id) {
+            self.abandon_cut();
+        }
+    }
+
+    /// Ends whatever snapshot is being taken: no more copying before writes.
+    pub fn abandon_cut(&mut self) {
         for db in &mut self.dbs {
             db.data.cut = None;
             for old in db.detached.drain(..) {
@@ -215,7 +249,7 @@ impl Store {
                 lazyfree::free_later(old, len as u64);
             }
         }
-        self.cutting = false;
+        self.cutting = None;
     }
 }
 
@@ -237,18 +271,20 @@ mod tests {
     }
 
     /// One step of the snapshot writer; its bytes become "db:key=value" lines.
-    fn step(store: &mut Store, budget: usize, lines: &mut Vec<String>) -> bool {
-        store.advance_cut(budget, |db, bytes| {
+    fn step(store: &mut Store, id: CutId, budget: usize, lines: &mut Vec<String>) -> bool {
+        let progress = store.advance_cut(id, budget, |db, bytes| {
             for line in String::from_utf8_lossy(bytes).lines() {
                 lines.push(format!("{db}:{line}"));
             }
-        })
+        });
+        assert_ne!(progress, Progress::Gone);
+        progress == Progress::Done
     }
 
     /// Runs the cut to its end; the snapshot as sorted lines.
-    fn finish(store: &mut Store, budget: usize, mut lines: Vec<String>) -> Vec<String> {
+    fn finish(store: &mut Store, id: CutId, budget: usize, mut lines: Vec<String>) -> Vec<String> {
         let mut steps = 0;
-        while !step(store, budget, &mut lines) {
+        while !step(store, id, budget, &mut lines) {
             steps += 1;
             assert!(steps < 100_000);
         }
@@ -273,9 +309,9 @@ mod tests {
     #[test]
     fn writes_after_the_cut_are_not_in_the_snapshot() {
         let mut store = filled(3000);
-        store.begin_cut(0, write_key);
+        let id = store.begin_cut(0, write_key);
         let mut lines = Vec::new();
-        assert!(!step(&mut store, 2000, &mut lines));
+        assert!(!step(&mut store, id, 2000, &mut lines));
         // Part-way through, every key is overwritten or deleted, and new ones are added.
         for i in 0..3000 {
             let key = format!("k{i}");
@@ -286,7 +322,7 @@ mod tests {
             }
             store.dbs[0].set(format!("n{i}").as_bytes(), string("new"), false, 0);
         }
-        assert_eq!(finish(&mut store, 4096, lines), expected(0, 3000));
+        assert_eq!(finish(&mut store, id, 4096, lines), expected(0, 3000));
         assert!(!store.cutting());
         // After the cut, writes serialize nothing.
         store.dbs[0].set(b"k1", string("x"), false, 0);
@@ -296,11 +332,11 @@ mod tests {
     #[test]
     fn a_flushed_database_is_still_written_as_it_was() {
         let mut store = filled(500);
-        store.begin_cut(0, write_key);
+        let id = store.begin_cut(0, write_key);
         store.dbs[0].flush();
         store.dbs[0].set(b"after", string("new"), false, 0);
         assert_eq!(store.dbs[0].detached.len(), 1);
-        assert_eq!(finish(&mut store, 100, Vec::new()), expected(0, 500));
+        assert_eq!(finish(&mut store, id, 100, Vec::new()), expected(0, 500));
         assert!(store.dbs[0].detached.is_empty());
     }
 
@@ -308,22 +344,22 @@ mod tests {
     fn swapped_databases_keep_their_numbers_at_the_cut() {
         let mut store = filled(200);
         store.dbs[1].set(b"one", string("old"), false, 0);
-        store.begin_cut(0, write_key);
+        let id = store.begin_cut(0, write_key);
         store.swap_dbs(0, 1, 0);
         store.dbs[1].set(b"k1", string("new"), false, 0);
         store.dbs[0].remove(b"one", 0);
         let mut want = expected(0, 200);
         want.push("1:one=old".into());
         want.sort();
-        assert_eq!(finish(&mut store, 64, Vec::new()), want);
+        assert_eq!(finish(&mut store, id, 64, Vec::new()), want);
     }
 
     #[test]
     fn keys_past_their_deadline_at_the_cut_are_left_out() {
         let mut store = filled(10);
         store.dbs[0].set_expire(b"k1", 500);
-        store.begin_cut(1000, write_key);
-        let lines = finish(&mut store, 1 << 20, Vec::new());
+        let id = store.begin_cut(1000, write_key);
+        let lines = finish(&mut store, id, 1 << 20, Vec::new());
         assert_eq!(lines.len(), 9);
         assert!(!lines.contains(&"0:k1=old".to_string()));
     }
@@ -331,10 +367,25 @@ mod tests {
     #[test]
     fn an_abandoned_cut_copies_nothing_more() {
         let mut store = filled(100);
-        store.begin_cut(0, write_key);
-        store.end_cut();
+        let id = store.begin_cut(0, write_key);
+        store.end_cut(id);
         store.dbs[0].set(b"k1", string("new"), false, 0);
         assert!(store.dbs[0].data.cut.is_none());
-        assert!(store.advance_cut(10, |_, _| panic!("nothing to write")));
+        let progress = store.advance_cut(id, 10, |_, _| panic!("nothing to write"));
+        assert_eq!(progress, Progress::Gone);
+    }
+
+    #[test]
+    fn a_newer_cut_replaces_an_older_one_whose_writer_then_stops() {
+        let mut store = filled(100);
+        let old = store.begin_cut(0, write_key);
+        let new = store.begin_cut(0, write_key);
+        assert_eq!(store.advance_cut(old, 10, |_, _| {}), Progress::Gone);
+        store.end_cut(old);
+        assert!(store.cutting(), "ending the old cut leaves the new one");
+        assert_eq!(
+            finish(&mut store, new, 1 << 20, Vec::new()),
+            expected(0, 100)
+        );
     }
 }

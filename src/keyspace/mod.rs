@@ -552,8 +552,9 @@ pub struct Store {
     pub dirty: u64,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron removes expired keys.
     pub active_expire_enabled: bool,
-    /// A snapshot is being taken ([`cut`]).
-    cutting: bool,
+    /// The snapshot being taken ([`cut`]), and how many were begun.
+    cutting: Option<cut::CutId>,
+    cut_serial: u64,
 }
 
 impl Store {
@@ -562,7 +563,8 @@ impl Store {
             dbs: (0..databases).map(|_| Db::default()).collect(),
             dirty: 0,
             active_expire_enabled: true,
-            cutting: false,
+            cutting: None,
+            cut_serial: 0,
         }
     }
 

@@ -36,6 +36,7 @@ use super::aof_reader::{AofReader, End, Event, ReadError, ReadOptions, truncate_
 use super::loading::{Held, Pacer};
 use super::manifest::{AppendFilename, BaseFormat, FileKind, LastIncr, Manifest, file_path};
 use crate::commands;
+use crate::keyspace::cut::{CutId, Progress};
 use crate::keyspace::value::Value;
 use crate::keyspace::{Entry, NO_EXPIRY};
 use crate::protocol::reply::{Protocol, Reply};
@@ -187,8 +188,7 @@ struct RewriteControl {
     scheduled: bool,
     /// The cut of the next rewrite was already made (enabling at run time makes it), with
     /// this `#TS:` line for the base.
-    cut_taken: bool,
-    header: Vec<u8>,
+    cut_taken: Option<(CutId, Vec<u8>)>,
     /// Stop the rewrite in progress and the thread (appendonly no, shutdown).
     stop: bool,
     /// After repeated failures, automatic rewrites wait until then.
@@ -810,15 +810,14 @@ pub fn enable_at_runtime(server: &Arc<Server>, state: &mut State) -> Result<Arc<
         header.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
         state.effects.note_timestamp(now_s);
     }
-    state.store.begin_cut(now_ms, write_entry);
+    let cut = state.store.begin_cut(now_ms, write_entry);
     if let Ok(mut control) = aof.rewrite.lock() {
         control.requested = true;
-        control.cut_taken = true;
-        control.header = header;
+        control.cut_taken = Some((cut, header));
     }
     aof.rewriting.store(true, Ordering::Relaxed);
     if let Err(e) = spawn_threads(server, &aof) {
-        state.store.end_cut();
+        state.store.end_cut(cut);
         state.effects.set_enabled(false);
         return Err(e);
     }
@@ -833,7 +832,7 @@ pub fn disable_at_runtime(aof: Arc<Aof>, state: &mut State) {
     if let Err(e) = aof.flush_now(state) {
         log::warning(&format!("Error writing the AOF before turning it off: {e}"));
     }
-    state.store.end_cut();
+    // The rewrite thread ends its cut when it sees the stop.
     if let Ok(mut control) = aof.rewrite.lock() {
         control.stop = true;
     }
@@ -1049,8 +1048,7 @@ fn rewrite_loop(server: &Server, aof: &Aof) {
             }
             control.requested = false;
             control.scheduled = false;
-            let header = std::mem::take(&mut control.header);
-            std::mem::take(&mut control.cut_taken).then_some(header)
+            control.cut_taken.take()
         };
         let started = Instant::now();
         aof.rewrite_started_ms
@@ -1120,13 +1118,14 @@ fn rewrite_loop(server: &Server, aof: &Aof) {
 /// going to the temp incr file; step 4 then names that file too.
 ///
 /// [`cut`]: crate::keyspace::cut
-fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<Vec<u8>>) -> Result<(), String> {
+fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, Vec<u8>)>) -> Result<(), String> {
     let storage = &*aof.storage;
     let pid = std::process::id();
     let initial = aof.initial.load(Ordering::Relaxed);
     let mut header = Vec::new();
-    if let Some(taken) = cut_taken {
+    let cut = if let Some((cut, taken)) = cut_taken {
         header = taken;
+        cut
     } else {
         let (file, path) = if initial {
             create_temp_incr(aof)?
@@ -1152,18 +1151,19 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<Vec<u8>>) -> Result<(),
                 lsn,
             });
         }
-        state.store.begin_cut(now_ms, write_entry);
+        let cut = state.store.begin_cut(now_ms, write_entry);
         drop(state);
         aof.wake();
-    }
+        cut
+    };
     let temp_name = format!("temp-rewriteaof-bg-{pid}.aof");
     let temp_path = aof.dir.join(&temp_name);
     let stopped = || aof.rewrite.lock().map_or(true, |c| c.stop);
-    let written = write_base(server, storage, &stopped, &temp_path, &header);
+    let written = write_base(server, storage, cut, &stopped, &temp_path, &header);
     let base_len = match written {
         Ok(len) => len,
         Err(e) => {
-            server.state.lock().store.end_cut();
+            server.state.lock().store.end_cut(cut);
             let _ = storage.remove_file(&temp_path);
             return Err(e);
         }
@@ -1191,7 +1191,9 @@ pub fn offline_rewrite_in_progress() -> bool {
 /// `appendonly yes` loads this dataset. Called under the keyspace lock: the cut is taken
 /// now, the base is written by a thread of its own.
 pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<RewriteOrder, String> {
-    if state.store.cutting() || OFFLINE_REWRITE.swap(true, Ordering::AcqRel) {
+    // A cut left by the rewrite of an AOF just turned off is abandoned by this one (as Redis
+    // kills that child): only another offline rewrite is "in progress".
+    if OFFLINE_REWRITE.swap(true, Ordering::AcqRel) {
         return Ok(RewriteOrder::AlreadyInProgress);
     }
     let Some(me) = server.arc() else {
@@ -1203,15 +1205,15 @@ pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<Rewri
     if state.effects.timestamps_enabled() {
         header.extend_from_slice(format!("#TS:{}\r\n", now_ms.div_euclid(1000)).as_bytes());
     }
-    state.store.begin_cut(now_ms, write_entry);
+    let cut = state.store.begin_cut(now_ms, write_entry);
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
         .spawn(move || {
             let started = Instant::now();
-            match rewrite_offline(&me, &header) {
+            match rewrite_offline(&me, cut, &header) {
                 Ok(()) => log::notice("Background AOF rewrite finished successfully"),
                 Err(e) => {
-                    me.state.lock().store.end_cut();
+                    me.state.lock().store.end_cut(cut);
                     log::warning(&format!(
                         "Background AOF rewrite terminated with error: {e}"
                     ));
@@ -1224,14 +1226,14 @@ pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<Rewri
             OFFLINE_REWRITE.store(false, Ordering::Release);
         });
     if let Err(e) = spawned {
-        state.store.end_cut();
+        state.store.end_cut(cut);
         OFFLINE_REWRITE.store(false, Ordering::Release);
         return Err(format!("Can't start the rewrite thread: {e}"));
     }
     Ok(RewriteOrder::Started)
 }
 
-fn rewrite_offline(server: &Server, header: &[u8]) -> Result<(), String> {
+fn rewrite_offline(server: &Server, cut: CutId, header: &[u8]) -> Result<(), String> {
     let storage = OsStorage;
     let (dir, filename) = paths(server)?;
     if !dir.exists() {
@@ -1250,7 +1252,7 @@ fn rewrite_offline(server: &Server, header: &[u8]) -> Result<(), String> {
     let temp_name = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
     let temp_path = dir.join(&temp_name);
     let stopped = || false;
-    let result = write_base(server, &storage, &stopped, &temp_path, header).and_then(|_| {
+    let result = write_base(server, &storage, cut, &stopped, &temp_path, header).and_then(|_| {
         log::notice(&format!(
             "Successfully created the temporary AOF base file {temp_name}"
         ));
@@ -1353,6 +1355,7 @@ fn create_truncated(storage: &dyn Storage, path: &Path) -> Result<File, String> 
 fn write_base(
     server: &Server,
     storage: &dyn Storage,
+    cut: CutId,
     stopped: &dyn Fn() -> bool,
     path: &Path,
     header: &[u8],
@@ -1382,23 +1385,35 @@ fn write_base(
         // shard per step, then the delay for its keys with the lock released.
         let delay_us = server.config.read().get_i64("rdb-key-save-delay");
         let budget = if delay_us > 0 { 1 } else { REWRITE_STEP_BYTES };
-        let done = server.state.lock().store.advance_cut(budget, |db, bytes| {
-            if db != selected {
-                encode(&mut buf, &[b"SELECT", index.format(db).as_bytes()]);
-                selected = db;
-            }
-            buf.extend_from_slice(bytes);
-        });
+        let progress = server
+            .state
+            .lock()
+            .store
+            .advance_cut(cut, budget, |db, bytes| {
+                if db != selected {
+                    encode(&mut buf, &[b"SELECT", index.format(db).as_bytes()]);
+                    selected = db;
+                }
+                buf.extend_from_slice(bytes);
+            });
+        if progress == Progress::Gone {
+            return Err("the snapshot was abandoned".into());
+        }
         pfs::write_all(storage, &mut file, &buf).map_err(fail)?;
         total = total.saturating_add(buf.len() as u64);
         buf.clear();
         let now = crate::keyspace::cut::keys_written();
         if delay_us > 0 {
+            // Slept in slices: a stop does not wait for the whole delay.
             let micros = (delay_us as u64).saturating_mul(now.saturating_sub(keys));
-            std::thread::sleep(Duration::from_micros(micros.min(10_000_000)));
+            let until = Instant::now() + Duration::from_micros(micros);
+            while Instant::now() < until && !stopped() {
+                let left = until.saturating_duration_since(Instant::now());
+                std::thread::sleep(left.min(Duration::from_millis(20)));
+            }
         }
         keys = now;
-        if done {
+        if progress == Progress::Done {
             break;
         }
     }
@@ -1930,12 +1945,13 @@ mod tests {
                 .collect();
             commands::execute(&server, &mut state, &mut client, &mut reply, &args);
         }
-        state.store.begin_cut(crate::util::now_ms(), write_entry);
+        let cut = state.store.begin_cut(crate::util::now_ms(), write_entry);
         let mut text = String::new();
-        while !state.store.advance_cut(usize::MAX, |db, bytes| {
+        while state.store.advance_cut(cut, usize::MAX, |db, bytes| {
             text.push_str(&format!("[db {db}]"));
             text.push_str(&String::from_utf8_lossy(bytes));
-        }) {}
+        }) == Progress::More
+        {}
         assert!(text.starts_with("[db 0]"), "{text}");
         assert!(
             text.contains("*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"),
