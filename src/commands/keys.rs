@@ -23,20 +23,13 @@ fn read_key<'a>(ctx: &'a mut Ctx, key: &[u8], access: Access) -> Option<&'a Entr
     ctx.state.store.dbs[db].get(key, now, access)
 }
 
-/// Redis's `lazyfreeGetFreeEffort`: roughly how many allocations freeing `value` takes.
-fn free_effort(value: &Value) -> usize {
-    match value {
-        Value::String(_) => 1,
-    }
-}
-
 /// Values that take more than this many allocations to free are freed in the background by
 /// UNLINK (Redis's `LAZYFREE_THRESHOLD`).
 const LAZYFREE_THRESHOLD: usize = 64;
 
 /// Lets go of a deleted entry: at once, or on the lazy-free thread when `lazy` and large.
 fn free_entry(entry: Entry, lazy: bool) {
-    if lazy && free_effort(&entry.value) > LAZYFREE_THRESHOLD {
+    if lazy && Value::free_effort(&entry.value) > LAZYFREE_THRESHOLD {
         lazyfree::free_later(entry, 1);
     }
 }

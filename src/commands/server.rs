@@ -15,74 +15,11 @@ use bytes::Bytes;
 use super::table::{BeginSearch, Command, FindKeys, KeySpec, acl, doc_flag, flag, key_flag};
 use super::{Ctx, arg_i64, eq_ignore_case};
 use crate::error::{self, CmdResult, Error};
+use crate::keyspace::digest::{Digest, mix_digest, xor_digest};
 use crate::keyspace::{Access, Entry, Store, StringValue, Value};
 use crate::protocol::Reply;
 
 // ---- digests (DEBUG DIGEST, DEBUG DIGEST-VALUE) ----
-
-/// SHA-1 (FIPS 180-1) of `data`.
-fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
-    let bit_len = (data.len() as u64).wrapping_mul(8);
-    let mut message = data.to_vec();
-    message.push(0x80);
-    while message.len() % 64 != 56 {
-        message.push(0);
-    }
-    message.extend_from_slice(&bit_len.to_be_bytes());
-    for block in message.chunks_exact(64) {
-        let mut w = [0u32; 80];
-        for (i, word) in block.chunks_exact(4).enumerate() {
-            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e] = h;
-        for (i, &wi) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5A827999),
-                20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
-                _ => (b ^ c ^ d, 0xCA62C1D6),
-            };
-            let temp = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(wi);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = temp;
-        }
-        for (slot, v) in h.iter_mut().zip([a, b, c, d, e]) {
-            *slot = slot.wrapping_add(v);
-        }
-    }
-    let mut out = [0u8; 20];
-    for (chunk, word) in out.chunks_exact_mut(4).zip(h) {
-        chunk.copy_from_slice(&word.to_be_bytes());
-    }
-    out
-}
-
-type Digest = [u8; 20];
-
-/// Adds `data` to `digest` in an order-independent way: `digest ^= SHA1(data)`.
-fn xor_digest(digest: &mut Digest, data: &[u8]) {
-    for (d, h) in digest.iter_mut().zip(sha1(data)) {
-        *d ^= h;
-    }
-}
-
-/// Adds `data` to `digest` so that order matters: `digest = SHA1(digest ^ SHA1(data))`.
-fn mix_digest(digest: &mut Digest, data: &[u8]) {
-    xor_digest(digest, data);
-    *digest = sha1(&digest[..]);
-}
 
 fn hex(digest: &Digest) -> String {
     let mut out = String::with_capacity(40);
@@ -92,22 +29,12 @@ fn hex(digest: &Digest) -> String {
     out
 }
 
-/// Redis's type numbers, which the digests include (`OBJ_STRING`, ...).
-fn type_code(value: &Value) -> u32 {
-    match value {
-        Value::String(_) => 0,
-    }
-}
-
 /// The digest of one key's value and expiry, as Redis's `xorObjectDigest` builds it, so
 /// digests match Redis's for the same data. Every type must describe its content here
-/// (ordered types mix their elements, unordered ones xor them): the match has no catch-all
-/// on purpose.
+/// (ordered types mix their elements, unordered ones xor them: [`Value::digest`]).
 fn entry_digest(entry: &Entry, digest: &mut Digest) {
-    mix_digest(digest, &type_code(&entry.value).to_be_bytes());
-    match &entry.value {
-        Value::String(s) => mix_digest(digest, s.as_bytes(&mut itoa::Buffer::new())),
-    }
+    mix_digest(digest, &entry.value.type_code().to_be_bytes());
+    entry.value.digest(digest);
     if entry.expire_at_ms != crate::keyspace::NO_EXPIRY {
         xor_digest(digest, b"!!expire!!");
     }
@@ -813,43 +740,6 @@ fn leading_i64(text: &[u8]) -> i64 {
     text[..end].parse().unwrap_or(0)
 }
 
-/// The length of the RDB encoding of a length (Redis's `rdbSaveLen`).
-fn rdb_len_size(len: u64) -> usize {
-    if len < 1 << 6 {
-        1
-    } else if len < 1 << 14 {
-        2
-    } else if len <= u32::MAX as u64 {
-        5
-    } else {
-        9
-    }
-}
-
-/// The size of a string in an RDB file, uncompressed: small integers take the integer
-/// encodings, everything else a length and the bytes.
-fn rdb_string_size(bytes: &[u8]) -> usize {
-    if bytes.len() <= 11
-        && let Some(n) = crate::util::parse_i64(bytes)
-    {
-        if i8::try_from(n).is_ok() {
-            return 2;
-        } else if i16::try_from(n).is_ok() {
-            return 3;
-        } else if i32::try_from(n).is_ok() {
-            return 5;
-        }
-    }
-    rdb_len_size(bytes.len() as u64) + bytes.len()
-}
-
-/// The `serializedlength` DEBUG OBJECT reports (without LZF compression).
-fn serialized_length(value: &Value) -> usize {
-    match value {
-        Value::String(s) => rdb_string_size(s.as_bytes(&mut itoa::Buffer::new())),
-    }
-}
-
 /// Values Redis shares between keys (small integers) report this reference count.
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 const SHARED_INTEGERS: i64 = 10_000;
@@ -875,7 +765,7 @@ fn debug_object_line(ctx: &Ctx, entry: &Entry) -> String {
         "Value at:{:p} refcount:{refcount} encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:{}",
         &entry.value as *const Value,
         entry.value.encoding_name(),
-        serialized_length(&entry.value),
+        entry.value.serialized_length(),
         now_s.saturating_sub(entry.access_s),
     )
 }
@@ -911,11 +801,7 @@ fn debug_reload(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 }
                 continue;
             }
-            let value = match &old.value {
-                Value::String(s) => Value::String(StringValue::from_bytes(
-                    s.as_bytes(&mut itoa::Buffer::new()),
-                )),
-            };
+            let value = old.value.reloaded();
             let mut entry = Entry::new(&old.key, value);
             entry.expire_at_ms = old.expire_at_ms;
             db.insert_entry(entry);
@@ -1545,9 +1431,7 @@ fn memory_usage(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.reply.null();
         return Ok(());
     };
-    let value_bytes = match &entry.value {
-        Value::String(s) => s.heap_size(),
-    };
+    let value_bytes = entry.value.heap_size();
     let mut usage = std::mem::size_of::<Entry>() + entry.key.len() + value_bytes + 1;
     if entry.expire_at_ms != crate::keyspace::NO_EXPIRY {
         usage += std::mem::size_of::<(i64, Bytes)>();
@@ -2233,30 +2117,6 @@ pub const COMMANDS: &[Command] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sha1_known_answers() {
-        assert_eq!(hex(&sha1(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-        assert_eq!(
-            hex(&sha1(b"abc")),
-            "a9993e364706816aba3e25717850c26c9cd0d89d"
-        );
-        let long = vec![b'a'; 1000];
-        assert_eq!(
-            hex(&sha1(&long)),
-            "291e9a6c66994949b57ba5e650361e98fc36b1ba"
-        );
-    }
-
-    #[test]
-    fn rdb_sizes() {
-        assert_eq!(rdb_string_size(b"12"), 2);
-        assert_eq!(rdb_string_size(b"12345"), 3);
-        assert_eq!(rdb_string_size(b"123456"), 5);
-        assert_eq!(rdb_string_size(b"12345678901"), 12);
-        assert_eq!(rdb_string_size(b"bar"), 4);
-        assert_eq!(rdb_string_size(&[b'x'; 100]), 102);
-    }
 
     #[test]
     fn c_number_prefixes() {

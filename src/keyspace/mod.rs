@@ -14,6 +14,7 @@
 //! without scanning the keyspace.
 
 pub mod cut;
+pub mod digest;
 pub mod value;
 
 use std::collections::{BTreeSet, HashMap};

@@ -1,5 +1,6 @@
 //! Values and the string type's encodings (`int`, `embstr`, `raw`, as Redis names them).
 
+use super::digest::{Digest, mix_digest};
 use crate::util::parse_i64;
 
 /// Strings up to this length are `embstr` (Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
@@ -26,6 +27,94 @@ impl Value {
             Value::String(s) => s.encoding_name(),
         }
     }
+
+    /// Redis's type number (`OBJ_STRING` 0, `OBJ_LIST` 1, `OBJ_SET` 2, `OBJ_ZSET` 3,
+    /// `OBJ_HASH` 4), which the digests include.
+    pub fn type_code(&self) -> u32 {
+        match self {
+            Value::String(_) => 0,
+        }
+    }
+
+    /// Adds the content to `digest` as Redis's `xorObjectDigest` does for the type, so
+    /// DEBUG DIGEST matches Redis's for the same data.
+    pub fn digest(&self, digest: &mut Digest) {
+        match self {
+            Value::String(s) => mix_digest(digest, s.as_bytes(&mut itoa::Buffer::new())),
+        }
+    }
+
+    /// The `serializedlength` DEBUG OBJECT reports: the RDB encoding's size without LZF.
+    pub fn serialized_length(&self) -> usize {
+        match self {
+            Value::String(s) => rdb_string_size(s.as_bytes(&mut itoa::Buffer::new())),
+        }
+    }
+
+    /// Bytes of heap memory the value holds (MEMORY USAGE, INFO memory estimates).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::String(s) => s.heap_size(),
+        }
+    }
+
+    /// Redis's `lazyfreeGetFreeEffort`: roughly how many allocations freeing the value takes.
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::String(_) => 1,
+        }
+    }
+
+    /// The value as loading it from a snapshot builds it: the encoding chosen afresh from
+    /// the content and the thresholds in force (DEBUG RELOAD).
+    pub fn reloaded(&self) -> Value {
+        match self {
+            Value::String(s) => Value::String(StringValue::from_bytes(
+                s.as_bytes(&mut itoa::Buffer::new()),
+            )),
+        }
+    }
+
+    /// The commands an AOF rewrite writes to rebuild the value under `key` (variadic ones
+    /// with at most [`REWRITE_ITEMS_PER_COMMAND`] items, as Redis's rewrite).
+    pub fn rewrite(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
+        match self {
+            Value::String(s) => emit(&[b"SET", key, s.as_bytes(&mut itoa::Buffer::new())]),
+        }
+    }
+}
+
+/// Items per command in an AOF rewrite (Redis's `AOF_REWRITE_ITEMS_PER_CMD`).
+pub const REWRITE_ITEMS_PER_COMMAND: usize = 64;
+
+/// The length of the RDB encoding of a length (Redis's `rdbSaveLen`).
+pub fn rdb_len_size(len: u64) -> usize {
+    if len < 1 << 6 {
+        1
+    } else if len < 1 << 14 {
+        2
+    } else if len <= u32::MAX as u64 {
+        5
+    } else {
+        9
+    }
+}
+
+/// The size of a string in an RDB file, uncompressed: small integers take the integer
+/// encodings, everything else a length and the bytes.
+pub fn rdb_string_size(bytes: &[u8]) -> usize {
+    if bytes.len() <= 11
+        && let Some(n) = crate::util::parse_i64(bytes)
+    {
+        if i8::try_from(n).is_ok() {
+            return 2;
+        } else if i16::try_from(n).is_ok() {
+            return 3;
+        } else if i32::try_from(n).is_ok() {
+            return 5;
+        }
+    }
+    rdb_len_size(bytes.len() as u64) + bytes.len()
 }
 
 /// A string value in one of Redis's three encodings; the encoding only changes what OBJECT
@@ -112,5 +201,20 @@ impl StringValue {
             StringValue::Embstr(b) => b.len(),
             StringValue::Raw(b) => b.capacity(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rdb_sizes() {
+        assert_eq!(rdb_string_size(b"12"), 2);
+        assert_eq!(rdb_string_size(b"12345"), 3);
+        assert_eq!(rdb_string_size(b"123456"), 5);
+        assert_eq!(rdb_string_size(b"12345678901"), 12);
+        assert_eq!(rdb_string_size(b"bar"), 4);
+        assert_eq!(rdb_string_size(&[b'x'; 100]), 102);
     }
 }

@@ -37,7 +37,6 @@ use super::loading::{Held, Pacer};
 use super::manifest::{AppendFilename, BaseFormat, FileKind, LastIncr, Manifest, file_path};
 use crate::commands;
 use crate::keyspace::cut::{CutId, Progress};
-use crate::keyspace::value::Value;
 use crate::keyspace::{Entry, NO_EXPIRY};
 use crate::protocol::reply::{Protocol, Reply};
 use crate::server::Server;
@@ -1790,9 +1789,9 @@ fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
 /// Redis's rewrite writes them).
 pub fn write_entry(out: &mut Vec<u8>, entry: &Entry) {
     let mut scratch = itoa::Buffer::new();
-    match &entry.value {
-        Value::String(s) => encode(out, &[b"SET", &entry.key, s.as_bytes(&mut scratch)]),
-    }
+    entry
+        .value
+        .rewrite(&entry.key, &mut |args: &[&[u8]]| encode(out, args));
     if entry.expire_at_ms != NO_EXPIRY {
         let at = scratch.format(entry.expire_at_ms);
         encode(out, &[b"PEXPIREAT", &entry.key, at.as_bytes()]);
