@@ -424,3 +424,40 @@ fn a_rewrite_ordered_after_turning_aof_off_replaces_the_one_in_progress() {
     let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
     assert_eq!(server.raw().cmd(&["DBSIZE"]), ":5000\r\n");
 }
+
+#[test]
+fn aof_disable_auto_gc_keeps_history_files_until_it_is_turned_off() {
+    let d = dir();
+    let server = Server::start_in(
+        &d.0,
+        &["--appendonly", "yes", "--aof-disable-auto-gc", "yes"],
+    );
+    let mut raw = server.raw();
+    for _ in 0..2 {
+        raw.cmd(&["INCR", "n"]);
+        raw.cmd(&["BGREWRITEAOF"]);
+        wait_for_rewrite(&server);
+    }
+    assert_eq!(
+        manifest(&d.0),
+        "file appendonly.aof.3.base.aof seq 3 type b\n\
+         file appendonly.aof.2.incr.aof seq 2 type h\n\
+         file appendonly.aof.2.base.aof seq 2 type h\n\
+         file appendonly.aof.1.incr.aof seq 1 type h\n\
+         file appendonly.aof.1.base.aof seq 1 type h\n\
+         file appendonly.aof.3.incr.aof seq 3 type i\n"
+    );
+    assert!(d.0.join("appendonlydir/appendonly.aof.1.base.aof").exists());
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "aof-disable-auto-gc", "no"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        manifest(&d.0),
+        "file appendonly.aof.3.base.aof seq 3 type b\nfile appendonly.aof.3.incr.aof seq 3 type i\n"
+    );
+    assert!(!d.0.join("appendonlydir/appendonly.aof.1.base.aof").exists());
+    crash(server);
+    let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    assert_eq!(server.raw().cmd(&["GET", "n"]), "$1\r\n2\r\n");
+}

@@ -105,6 +105,8 @@ pub struct Aof {
     fsync_pending: AtomicBool,
     /// `no-appendfsync-on-rewrite`: the everysec fsync pauses while a rewrite runs.
     no_fsync_on_rewrite: AtomicBool,
+    /// `aof-disable-auto-gc`: history files stay (listed as `type h`) after a rewrite.
+    auto_gc_disabled: AtomicBool,
     /// DEBUG AOF-FLUSH-SLEEP: microseconds the writer sleeps before each write (Redis's
     /// tests use it to check that no reply overtakes its record).
     flush_sleep_us: AtomicU64,
@@ -208,6 +210,26 @@ const REWRITE_STEP_BYTES: usize = 256 * 1024;
 impl Aof {
     pub fn policy(&self) -> Fsync {
         Fsync::from_u8(self.policy.load(Ordering::Relaxed))
+    }
+
+    /// `CONFIG SET aof-disable-auto-gc`: turning it off removes the history files at once.
+    pub fn set_auto_gc_disabled(&self, disabled: bool) {
+        let was = self.auto_gc_disabled.swap(disabled, Ordering::Relaxed);
+        if was && !disabled {
+            self.collect_history();
+        }
+    }
+
+    /// Removes the history files the manifest lists, unless `aof-disable-auto-gc` keeps them.
+    fn collect_history(&self) {
+        if self.auto_gc_disabled.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(mut manifest) = self.manifest.lock()
+            && let Err(e) = remove_history(&*self.storage, &self.dir, &self.filename, &mut manifest)
+        {
+            log::warning(&format!("Error persisting the AOF manifest: {e}"));
+        }
     }
 
     /// DEBUG AOF-FLUSH-SLEEP.
@@ -615,6 +637,8 @@ pub fn open_at_start(server: &Arc<Server>) -> Result<(), String> {
     let truncated_ok = server.config.read().get_bool("aof-load-truncated");
     load(server, &dir, &manifest, truncated_ok)?;
     let aof = start(server, &dir, &manifest)?;
+    // History a crash left behind (after the manifest commit, before the removal).
+    aof.collect_history();
     *server.aof_slot.write() = Some(aof);
     Ok(())
 }
@@ -708,6 +732,7 @@ fn build(
             server.config.read().get_bool("no-appendfsync-on-rewrite"),
         ),
         flush_sleep_us: AtomicU64::new(0),
+        auto_gc_disabled: AtomicBool::new(server.config.read().get_bool("aof-disable-auto-gc")),
         fsyncs: AtomicU64::new(0),
         fsync_last_us: AtomicU64::new(0),
         fsync_max_us: AtomicU64::new(0),
@@ -1274,18 +1299,8 @@ fn rewrite_offline(server: &Server, cut: CutId, header: &[u8]) -> Result<(), Str
             "Successfully renamed the temporary AOF base file {temp_name} into {}",
             String::from_utf8_lossy(&base.name)
         ));
-        let history = manifest.drop_history();
-        for old in &history {
-            log::notice(&format!(
-                "Removing the history file {} in the background",
-                String::from_utf8_lossy(&old.name)
-            ));
-            let _ = storage.remove_file(&file_path(&dir, &old.name));
-        }
-        if !history.is_empty() {
-            manifest
-                .persist(&storage, &dir, &filename)
-                .map_err(|e| e.to_string())?;
+        if !server.config.read().get_bool("aof-disable-auto-gc") {
+            remove_history(&storage, &dir, &filename, &mut manifest)?;
         }
         Ok(())
     });
@@ -1293,6 +1308,31 @@ fn rewrite_offline(server: &Server, cut: CutId, header: &[u8]) -> Result<(), Str
         let _ = storage.remove_file(&temp_path);
     }
     result
+}
+
+/// Removes the history files `manifest` lists and persists it without them (Redis's
+/// `aofDelHistoryFiles`). Only ever called once a manifest that no longer needs them is
+/// durable.
+fn remove_history(
+    storage: &dyn Storage,
+    dir: &Path,
+    filename: &AppendFilename,
+    manifest: &mut Manifest,
+) -> Result<(), String> {
+    let history = manifest.drop_history();
+    if history.is_empty() {
+        return Ok(());
+    }
+    for old in &history {
+        log::notice(&format!(
+            "Removing the history file {} in the background",
+            String::from_utf8_lossy(&old.name)
+        ));
+        let _ = storage.remove_file(&file_path(dir, &old.name));
+    }
+    manifest
+        .persist(storage, dir, filename)
+        .map_err(|e| e.to_string())
 }
 
 /// The incr file a rewrite switches to: the next one in the manifest, persisted with it.
@@ -1478,16 +1518,8 @@ fn commit(aof: &Aof, temp_base: &Path, base_len: u64, initial: bool) -> Result<(
         String::from_utf8_lossy(&base.name)
     ));
     // The new manifest is durable: the files only the old one named can go.
-    let history = manifest.drop_history();
-    for old in &history {
-        log::notice(&format!(
-            "Removing the history file {} in the background",
-            String::from_utf8_lossy(&old.name)
-        ));
-        let _ = storage.remove_file(&file_path(&aof.dir, &old.name));
-    }
-    if !history.is_empty()
-        && let Err(e) = manifest.persist(storage, &aof.dir, &aof.filename)
+    if !aof.auto_gc_disabled.load(Ordering::Relaxed)
+        && let Err(e) = remove_history(storage, &aof.dir, &aof.filename, &mut manifest)
     {
         log::warning(&format!("Error persisting the AOF manifest: {e}"));
     }

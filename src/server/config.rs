@@ -148,7 +148,7 @@ pub static PARAMS: &[Param] = &[
     p("activedefrag", BOOL, "no", 0),
     p("activerehashing", BOOL, "yes", 0),
     p("always-show-logo", BOOL, "no", IMMUTABLE),
-    p("aof-disable-auto-gc", BOOL, "no", 0),
+    p("aof-disable-auto-gc", BOOL, "no", IMPL),
     p("aof-load-truncated", BOOL, "yes", IMPL),
     p("aof-rewrite-incremental-fsync", BOOL, "yes", 0),
     p("aof-timestamp-enabled", BOOL, "no", IMPL),

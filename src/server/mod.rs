@@ -283,6 +283,7 @@ impl Server {
                 config.get("appendfsync"),
             ));
             aof.set_no_fsync_on_rewrite(config.get_bool("no-appendfsync-on-rewrite"));
+            aof.set_auto_gc_disabled(config.get_bool("aof-disable-auto-gc"));
         }
         crate::clock::LFU_ENABLED.store(
             config.get("maxmemory-policy").contains("lfu"),
