@@ -148,7 +148,6 @@ fn hset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (key, field, value) = (&args[1], &args[2], &args[3]);
     let h = hash_or_create(ctx, key)?;
-    h.prepare_for(field.len().max(value.len()));
     if h.get(field).is_some() {
         ctx.reply.int(0);
         return Ok(());
