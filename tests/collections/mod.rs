@@ -207,3 +207,40 @@ impl Pair {
         self.exact(&["DEBUG", "DIGEST"]);
     }
 }
+
+impl Pair {
+    /// Switches both connections to RESP3 (the HELLO replies differ and are not compared).
+    pub fn hello3(&mut self) {
+        let args = vec![b"HELLO".to_vec(), b"3".to_vec()];
+        call(&mut self.kopi, &args);
+        call(&mut self.redis, &args);
+    }
+
+    /// Asks Redis alone (a probe that changes nothing), returning its raw reply.
+    pub fn probe_redis(&mut self, words: &[&[u8]]) -> Vec<u8> {
+        let args: Vec<Vec<u8>> = words.iter().map(|w| w.to_vec()).collect();
+        call(&mut self.redis, &args)
+    }
+}
+
+/// The integer of a `:n` reply.
+pub fn int_reply(raw: &[u8]) -> i64 {
+    std::str::from_utf8(&raw[1..raw.len() - 2])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits until no AOF rewrite is in progress on the server behind `raw`.
+pub fn wait_for_rewrite(raw: &mut Raw) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let info = raw.cmd(&["INFO", "persistence"]);
+        if info.contains("aof_rewrite_in_progress:0") && !info.contains("aof_rewrite_scheduled:1")
+        {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the rewrite never ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
