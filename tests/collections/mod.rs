@@ -46,7 +46,8 @@ impl Resp {
     /// The same reply with its elements (or, with `pairs`, its element pairs) sorted.
     pub fn sorted(self, pairs: bool) -> Resp {
         match self {
-            Resp::Agg(tag, items) if pairs => {
+            // RESP3 pairs are already aggregates of their own.
+            Resp::Agg(tag, items) if pairs && !matches!(items.first(), Some(Resp::Agg(..))) => {
                 let mut chunks: Vec<Vec<Resp>> = items.chunks(2).map(|c| c.to_vec()).collect();
                 chunks.sort();
                 Resp::Agg(tag, chunks.into_iter().flatten().collect())
