@@ -14,7 +14,14 @@ fn redis(test: &str) -> Option<RedisServer> {
     let program = require_program("redis-server", test)?;
     Some(RedisServer::start(
         &program,
-        &["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"],
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ],
     ))
 }
 
@@ -83,7 +90,9 @@ fn commands_reply_and_fail_exactly_as_redis() {
         &["HSET", "h", LONG, "1"],
         &["OBJECT", "ENCODING", "h"],
         &["DEBUG", "DIGEST-VALUE", "h"],
-        &["HDEL", "h", "a", "c", "d", "e", "f", "new", "n", "fl", "fresh", LONG],
+        &[
+            "HDEL", "h", "a", "c", "d", "e", "f", "new", "n", "fl", "fresh", LONG,
+        ],
         &["EXISTS", "h"],
         // Errors.
         &["HSET", "h", "a"],
@@ -130,7 +139,10 @@ fn encodings_switch_where_redis_switches() {
     }
     assert_eq!(r.cmd(&["OBJECT", "ENCODING", "h"]), "$8\r\nlistpack\r\n");
     // Insertion order while compact.
-    assert!(r.cmd(&["HKEYS", "h"]).starts_with("*512\r\n$2\r\nf0\r\n$2\r\nf1\r\n$2\r\nf2\r\n"));
+    assert!(
+        r.cmd(&["HKEYS", "h"])
+            .starts_with("*512\r\n$2\r\nf0\r\n$2\r\nf1\r\n$2\r\nf2\r\n")
+    );
     r.cmd(&["HSET", "h", "f512", "v"]);
     assert_eq!(r.cmd(&["OBJECT", "ENCODING", "h"]), "$9\r\nhashtable\r\n");
     // A value of 64 bytes fits, 65 does not.
@@ -147,7 +159,10 @@ fn encodings_switch_where_redis_switches() {
     r.cmd(&["HINCRBYFLOAT", "f", "a", "1e70"]);
     assert_eq!(r.cmd(&["OBJECT", "ENCODING", "f"]), "$9\r\nhashtable\r\n");
     // The ziplist names are aliases of the same thresholds.
-    assert_eq!(r.cmd(&["CONFIG", "SET", "hash-max-ziplist-entries", "1"]), "+OK\r\n");
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "hash-max-ziplist-entries", "1"]),
+        "+OK\r\n"
+    );
     r.cmd(&["HSET", "z", "a", "1"]);
     assert_eq!(r.cmd(&["OBJECT", "ENCODING", "z"]), "$8\r\nlistpack\r\n");
     r.cmd(&["HSET", "z", "b", "1"]);
@@ -192,7 +207,10 @@ fn hincrbyfloat_is_recorded_as_hset_of_the_new_value() {
     let server = Server::start_in(&dir, &["--appendonly", "yes", "--appendfsync", "always"]);
     let mut r = server.raw();
     assert_eq!(r.cmd(&["HINCRBYFLOAT", "h", "f", "1.10"]), "$3\r\n1.1\r\n");
-    assert_eq!(r.cmd(&["HINCRBYFLOAT", "h", "f", "x"]), "-ERR value is not a valid float\r\n");
+    assert_eq!(
+        r.cmd(&["HINCRBYFLOAT", "h", "f", "x"]),
+        "-ERR value is not a valid float\r\n"
+    );
     let incr = std::fs::read(dir.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
     let text = String::from_utf8_lossy(&incr).replace("\r\n", " ");
     assert!(
@@ -250,9 +268,10 @@ fn random_command(rng: &mut SmallRng) -> (Vec<Vec<u8>>, Check) {
     let key = |rng: &mut SmallRng| keys[rng.random_range(0..keys.len())].as_bytes().to_vec();
     let field = |rng: &mut SmallRng| -> Vec<u8> {
         match rng.random_range(0..12) {
-            0..=7 => ["a", "b", "c", "d", "e", "f", "g", "1", "2", "100", ""][rng.random_range(0..11)]
-                .as_bytes()
-                .to_vec(),
+            0..=7 => ["a", "b", "c", "d", "e", "f", "g", "1", "2", "100", ""]
+                [rng.random_range(0..11)]
+            .as_bytes()
+            .to_vec(),
             8..=10 => format!("k{}", rng.random_range(0..30)).into_bytes(),
             _ => LONG.as_bytes().to_vec(),
         }
@@ -260,8 +279,13 @@ fn random_command(rng: &mut SmallRng) -> (Vec<Vec<u8>>, Check) {
     let value = |rng: &mut SmallRng| -> Vec<u8> {
         match rng.random_range(0..10) {
             0..=3 => rng.random_range(-100i64..100).to_string().into_bytes(),
-            4 => ["9223372036854775807", "-9223372036854775808", "1.5", "1e10", "0x10"]
-                [rng.random_range(0..5)]
+            4 => [
+                "9223372036854775807",
+                "-9223372036854775808",
+                "1.5",
+                "1e10",
+                "0x10",
+            ][rng.random_range(0..5)]
             .as_bytes()
             .to_vec(),
             5..=8 => ["x", "hello", "", " 1", "01"][rng.random_range(0..5)]
@@ -316,22 +340,32 @@ fn random_command(rng: &mut SmallRng) -> (Vec<Vec<u8>>, Check) {
         9 | 10 => {
             let mut args = cmd("HINCRBY");
             args.extend([key(rng), field(rng)]);
-            let by = ["1", "-5", "9223372036854775807", "-9223372036854775808", "x", "1.5"]
-                [rng.random_range(0..6)];
+            let by = [
+                "1",
+                "-5",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "x",
+                "1.5",
+            ][rng.random_range(0..6)];
             args.push(by.as_bytes().to_vec());
             (args, Check::Exact)
         }
         11 => {
             let mut args = cmd("HINCRBYFLOAT");
             args.extend([key(rng), field(rng)]);
-            let by = ["1.5", "-0.25", "1e300", "1e4000", "inf", "x", "3", "0x1p3", "1e-10"]
-                [rng.random_range(0..9)];
+            let by = [
+                "1.5", "-0.25", "1e300", "1e4000", "inf", "x", "3", "0x1p3", "1e-10",
+            ][rng.random_range(0..9)];
             args.push(by.as_bytes().to_vec());
             (args, Check::Exact)
         }
         12 => {
             let name = ["HKEYS", "HVALS"][rng.random_range(0..2)];
-            (vec![name.as_bytes().to_vec(), key(rng)], Check::OrderOf(false))
+            (
+                vec![name.as_bytes().to_vec(), key(rng)],
+                Check::OrderOf(false),
+            )
         }
         13 => (vec![b"HGETALL".to_vec(), key(rng)], Check::OrderOf(true)),
         14 => {

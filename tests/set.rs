@@ -14,7 +14,14 @@ fn redis(test: &str) -> Option<RedisServer> {
     let program = require_program("redis-server", test)?;
     Some(RedisServer::start(
         &program,
-        &["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"],
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ],
     ))
 }
 
@@ -144,7 +151,10 @@ fn encodings_switch_where_redis_switches() {
     assert_eq!(r.cmd(&args), ":512\r\n");
     assert_eq!(r.cmd(&["OBJECT", "ENCODING", "s"]), "$6\r\nintset\r\n");
     // Sorted, as an intset is.
-    assert!(r.cmd(&["SMEMBERS", "s"]).starts_with("*512\r\n$4\r\n-700\r\n$4\r\n-697\r\n"));
+    assert!(
+        r.cmd(&["SMEMBERS", "s"])
+            .starts_with("*512\r\n$4\r\n-700\r\n$4\r\n-697\r\n")
+    );
     assert_eq!(r.cmd(&["SADD", "s", "100000"]), ":1\r\n");
     assert_eq!(r.cmd(&["OBJECT", "ENCODING", "s"]), "$9\r\nhashtable\r\n");
     // Removing never converts back; a reload re-picks.
@@ -162,7 +172,10 @@ fn encodings_switch_where_redis_switches() {
     assert_eq!(r.cmd(&["SINTERSTORE", "d", "t", "u"]), ":1\r\n");
     assert_eq!(r.cmd(&["OBJECT", "ENCODING", "d"]), "$6\r\nintset\r\n");
     // The threshold is configurable (and read when the set grows).
-    assert_eq!(r.cmd(&["CONFIG", "SET", "set-max-intset-entries", "2"]), "+OK\r\n");
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "set-max-intset-entries", "2"]),
+        "+OK\r\n"
+    );
     assert_eq!(r.cmd(&["SADD", "v", "1", "2"]), ":2\r\n");
     assert_eq!(r.cmd(&["OBJECT", "ENCODING", "v"]), "$6\r\nintset\r\n");
     assert_eq!(r.cmd(&["SADD", "v", "3"]), ":1\r\n");
@@ -402,7 +415,12 @@ fn random_command(rng: &mut SmallRng, p: &mut Pair) -> Option<(Vec<Vec<u8>>, Che
             check = Check::Exact;
         }
         20 => {
-            args = vec![b"DEBUG".to_vec(), b"DIGEST-VALUE".to_vec(), key(rng), key(rng)];
+            args = vec![
+                b"DEBUG".to_vec(),
+                b"DIGEST-VALUE".to_vec(),
+                key(rng),
+                key(rng),
+            ];
             check = Check::Exact;
         }
         _ => {

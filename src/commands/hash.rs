@@ -52,15 +52,18 @@ fn get_hash_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut HashV
 fn hash_or_create<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut HashValue, Error> {
     if get_hash_mut(ctx, key)?.is_none() {
         let now = ctx.now_ms;
-        ctx.db()
-            .set(key, Value::Hash(HashValue::new()), false, now);
+        ctx.db().set(key, Value::Hash(HashValue::new()), false, now);
     }
     get_hash_mut(ctx, key)?.ok_or(error::WRONGTYPE)
 }
 
 /// Deletes `key` if its hash became empty.
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
-    if get_hash_mut(ctx, key).ok().flatten().is_some_and(|h| h.is_empty()) {
+    if get_hash_mut(ctx, key)
+        .ok()
+        .flatten()
+        .is_some_and(|h| h.is_empty())
+    {
         let now = ctx.now_ms;
         ctx.db().remove(key, now);
     }
@@ -122,8 +125,10 @@ fn incr_float(current: Option<&[u8]>, increment: &[u8]) -> Result<Vec<u8>, Error
 
 /// HSET key field value [field value ...]
 fn hset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 != 0 {
-        return Err(error::wrong_arity(&String::from_utf8_lossy(&args[0]).to_lowercase()));
+    if !args.len().is_multiple_of(2) {
+        return Err(error::wrong_arity(
+            &String::from_utf8_lossy(&args[0]).to_lowercase(),
+        ));
     }
     let key = &args[1];
     let h = hash_or_create(ctx, key)?;
@@ -388,7 +393,11 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let reply = &mut *ctx.reply;
-    let per_item = if with_values && !reply.is_resp3() { 2 } else { 1 };
+    let per_item = if with_values && !reply.is_resp3() {
+        2
+    } else {
+        1
+    };
     let size = h.len();
     let mut rng = rand::rng();
     if count < 0 {

@@ -12,7 +12,8 @@ use crate::keyspace::{Db, Entry, Value};
 use crate::protocol::Reply;
 
 pub const NUMKEYS: Error = Error::new("ERR numkeys should be greater than 0");
-pub const TOO_MANY_KEYS: Error = Error::new("ERR Number of keys can't be greater than number of args");
+pub const TOO_MANY_KEYS: Error =
+    Error::new("ERR Number of keys can't be greater than number of args");
 pub const LIMIT_NEGATIVE: Error = Error::new("ERR LIMIT can't be negative");
 
 // ---- type operations ----
@@ -37,7 +38,11 @@ fn get_set_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut SetVal
 
 /// Deletes `key` if its set became empty.
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
-    if get_set_mut(ctx, key).ok().flatten().is_some_and(|s| s.is_empty()) {
+    if get_set_mut(ctx, key)
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.is_empty())
+    {
         let now = ctx.now_ms;
         ctx.db().remove(key, now);
     }
@@ -312,7 +317,11 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut rng = rand::rng();
     let Some(count) = count else {
         match set {
-            Some(s) => reply_member(reply, s.nth(rng.random_range(0..s.len())).ok_or(error::WRONGTYPE)?),
+            Some(s) => reply_member(
+                reply,
+                s.nth(rng.random_range(0..s.len()))
+                    .ok_or(error::WRONGTYPE)?,
+            ),
             None => reply.null(),
         }
         return Ok(());
@@ -326,7 +335,10 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let n = count.unsigned_abs() as usize;
         reply.array(n);
         for _ in 0..n {
-            reply_member(reply, s.nth(rng.random_range(0..size)).ok_or(error::WRONGTYPE)?);
+            reply_member(
+                reply,
+                s.nth(rng.random_range(0..size)).ok_or(error::WRONGTYPE)?,
+            );
         }
         return Ok(());
     }
@@ -565,7 +577,8 @@ macro_rules! set_command {
 
 const STORE_COMPLEXITY_UNION: &str =
     "O(N) where N is the total number of elements in all given sets.";
-const INTER_COMPLEXITY: &str = "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
+const INTER_COMPLEXITY: &str =
+    "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
 
 pub const COMMANDS: &[Command] = &[
     set_command!("sadd", -3, flag::WRITE | flag::DENYOOM | flag::FAST, sadd,
@@ -578,13 +591,39 @@ pub const COMMANDS: &[Command] = &[
         "O(N) where N is the number of members to be removed.",
         &[KeySpec::range(key_flag::RW | key_flag::DELETE, 1, 0, 1)], 1,
         history: &[("2.4.0", "Accepts multiple `member` arguments.")]),
-    set_command!("scard", 2, flag::READONLY | flag::FAST, scard,
-        "Get the number of members in a set", "1.0.0", "O(1)", RO, 1),
-    set_command!("sismember", 3, flag::READONLY | flag::FAST, sismember,
-        "Determine if a given value is a member of a set", "1.0.0", "O(1)", RO, 1),
-    set_command!("smismember", -3, flag::READONLY | flag::FAST, smismember,
-        "Returns the membership associated with the given elements for a set", "6.2.0",
-        "O(N) where N is the number of elements being checked for membership", RO_ACCESS, 1),
+    set_command!(
+        "scard",
+        2,
+        flag::READONLY | flag::FAST,
+        scard,
+        "Get the number of members in a set",
+        "1.0.0",
+        "O(1)",
+        RO,
+        1
+    ),
+    set_command!(
+        "sismember",
+        3,
+        flag::READONLY | flag::FAST,
+        sismember,
+        "Determine if a given value is a member of a set",
+        "1.0.0",
+        "O(1)",
+        RO,
+        1
+    ),
+    set_command!(
+        "smismember",
+        -3,
+        flag::READONLY | flag::FAST,
+        smismember,
+        "Returns the membership associated with the given elements for a set",
+        "6.2.0",
+        "O(N) where N is the number of elements being checked for membership",
+        RO_ACCESS,
+        1
+    ),
     set_command!("smembers", 2, flag::READONLY, smembers,
         "Get all the members in a set", "1.0.0", "O(N) where N is the set cardinality.",
         RO_ACCESS, 1, tips: &["nondeterministic_output_order"]),
@@ -599,12 +638,20 @@ pub const COMMANDS: &[Command] = &[
         &[KeySpec::range(key_flag::RW | key_flag::ACCESS | key_flag::DELETE, 1, 0, 1)], 1,
         tips: &["nondeterministic_output"],
         history: &[("3.2.0", "Added the `count` argument.")]),
-    set_command!("smove", 4, flag::WRITE | flag::FAST, smove,
-        "Move a member from one set to another", "1.0.0", "O(1)",
+    set_command!(
+        "smove",
+        4,
+        flag::WRITE | flag::FAST,
+        smove,
+        "Move a member from one set to another",
+        "1.0.0",
+        "O(1)",
         &[
             KeySpec::range(key_flag::RW | key_flag::ACCESS | key_flag::DELETE, 1, 0, 1),
             KeySpec::range(key_flag::RW | key_flag::INSERT, 2, 0, 1),
-        ], 2),
+        ],
+        2
+    ),
     set_command!("sinter", -2, flag::READONLY, sinter,
         "Intersect multiple sets", "1.0.0", INTER_COMPLEXITY, RO_ACCESS_ALL, -1,
         tips: &["nondeterministic_output_order"]),
@@ -630,24 +677,54 @@ pub const COMMANDS: &[Command] = &[
         }],
         ..Command::DEFAULT
     },
-    set_command!("sinterstore", -3, flag::WRITE | flag::DENYOOM, sinterstore,
-        "Intersect multiple sets and store the resulting set in a key", "1.0.0",
+    set_command!(
+        "sinterstore",
+        -3,
+        flag::WRITE | flag::DENYOOM,
+        sinterstore,
+        "Intersect multiple sets and store the resulting set in a key",
+        "1.0.0",
         INTER_COMPLEXITY,
-        &[KeySpec::range(key_flag::RW | key_flag::UPDATE, 1, 0, 1), SOURCES], -1),
+        &[
+            KeySpec::range(key_flag::RW | key_flag::UPDATE, 1, 0, 1),
+            SOURCES
+        ],
+        -1
+    ),
     set_command!("sunion", -2, flag::READONLY, sunion,
         "Add multiple sets", "1.0.0", STORE_COMPLEXITY_UNION, RO_ACCESS_ALL, -1,
         tips: &["nondeterministic_output_order"]),
-    set_command!("sunionstore", -3, flag::WRITE | flag::DENYOOM, sunionstore,
-        "Add multiple sets and store the resulting set in a key", "1.0.0",
+    set_command!(
+        "sunionstore",
+        -3,
+        flag::WRITE | flag::DENYOOM,
+        sunionstore,
+        "Add multiple sets and store the resulting set in a key",
+        "1.0.0",
         STORE_COMPLEXITY_UNION,
-        &[KeySpec::range(key_flag::OW | key_flag::UPDATE, 1, 0, 1), SOURCES], -1),
+        &[
+            KeySpec::range(key_flag::OW | key_flag::UPDATE, 1, 0, 1),
+            SOURCES
+        ],
+        -1
+    ),
     set_command!("sdiff", -2, flag::READONLY, sdiff,
         "Subtract multiple sets", "1.0.0", STORE_COMPLEXITY_UNION, RO_ACCESS_ALL, -1,
         tips: &["nondeterministic_output_order"]),
-    set_command!("sdiffstore", -3, flag::WRITE | flag::DENYOOM, sdiffstore,
-        "Subtract multiple sets and store the resulting set in a key", "1.0.0",
+    set_command!(
+        "sdiffstore",
+        -3,
+        flag::WRITE | flag::DENYOOM,
+        sdiffstore,
+        "Subtract multiple sets and store the resulting set in a key",
+        "1.0.0",
         STORE_COMPLEXITY_UNION,
-        &[KeySpec::range(key_flag::OW | key_flag::UPDATE, 1, 0, 1), SOURCES], -1),
+        &[
+            KeySpec::range(key_flag::OW | key_flag::UPDATE, 1, 0, 1),
+            SOURCES
+        ],
+        -1
+    ),
     set_command!("sscan", -3, flag::READONLY, sscan,
         "Incrementally iterate Set elements", "2.8.0",
         "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",

@@ -21,6 +21,8 @@ fn max_value() -> usize {
 }
 
 type Pair = (Box<[u8]>, Box<[u8]>);
+/// Field/value pairs borrowed from a hash.
+pub type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
 
 #[derive(Clone)]
 pub enum HashValue {
@@ -184,12 +186,15 @@ impl HashValue {
     /// One step of HSCAN from `cursor`: the pairs visited and the next cursor (0: done). A
     /// listpack is returned whole; a table is walked in the order of its fields' hashes, so
     /// a field present for the whole iteration is returned whatever changes meanwhile.
-    pub fn scan(&self, cursor: u64, count: usize) -> (Vec<(&[u8], &[u8])>, u64) {
+    pub fn scan(&self, cursor: u64, count: usize) -> (Pairs<'_>, u64) {
         match self {
             HashValue::Listpack(p) => (p.pairs().collect(), 0),
             HashValue::Table(t) => {
                 let (found, next) = t.scan(cursor, count);
-                (found.into_iter().map(|(f, v)| (&f[..], &v[..])).collect(), next)
+                (
+                    found.into_iter().map(|(f, v)| (&f[..], &v[..])).collect(),
+                    next,
+                )
             }
         }
     }

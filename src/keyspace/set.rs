@@ -167,7 +167,10 @@ pub enum SetValue {
 impl std::fmt::Debug for SetValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set()
-            .entries(self.iter().map(|m| String::from_utf8_lossy(&m.to_vec()).into_owned()))
+            .entries(
+                self.iter()
+                    .map(|m| String::from_utf8_lossy(&m.to_vec()).into_owned()),
+            )
             .finish()
     }
 }

@@ -100,8 +100,20 @@ impl Value {
     pub fn free_effort(&self) -> usize {
         match self {
             Value::String(_) => 1,
-            Value::Hash(h) => if h.is_listpack() { 1 } else { h.len() },
-            Value::Set(s) => if s.encoding_name() == "intset" { 1 } else { s.len() },
+            Value::Hash(h) => {
+                if h.is_listpack() {
+                    1
+                } else {
+                    h.len()
+                }
+            }
+            Value::Set(s) => {
+                if s.encoding_name() == "intset" {
+                    1
+                } else {
+                    s.len()
+                }
+            }
         }
     }
 

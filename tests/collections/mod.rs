@@ -237,11 +237,13 @@ pub fn wait_for_rewrite(raw: &mut Raw) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let info = raw.cmd(&["INFO", "persistence"]);
-        if info.contains("aof_rewrite_in_progress:0") && !info.contains("aof_rewrite_scheduled:1")
-        {
+        if info.contains("aof_rewrite_in_progress:0") && !info.contains("aof_rewrite_scheduled:1") {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "the rewrite never ended");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rewrite never ended"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
