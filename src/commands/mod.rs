@@ -5,9 +5,11 @@
 
 pub mod connection;
 pub mod expire;
+pub mod hash;
 pub mod keys;
 pub mod propagate;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod table;
 pub mod transaction;
@@ -34,6 +36,8 @@ const FAMILIES: &[&[Command]] = &[
     connection::COMMANDS,
     server::COMMANDS,
     transaction::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
 ];
 
 /// Top-level commands by lowercase name.

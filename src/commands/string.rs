@@ -1,6 +1,6 @@
 //! Strings: the type operations first, then the commands, then the family's table.
 
-mod extended;
+pub(crate) mod extended;
 
 use std::sync::atomic::Ordering;
 

@@ -261,8 +261,10 @@ mod tests {
     fn write_key(out: &mut Vec<u8>, entry: &Entry) {
         out.extend_from_slice(&entry.key);
         out.push(b'=');
-        let Value::String(s) = &entry.value;
-        out.extend_from_slice(s.as_bytes(&mut itoa::Buffer::new()));
+        match &entry.value {
+            Value::String(s) => out.extend_from_slice(s.as_bytes(&mut itoa::Buffer::new())),
+            other => out.extend_from_slice(other.type_name().as_bytes()),
+        }
         out.push(b'\n');
     }
 

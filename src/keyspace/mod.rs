@@ -15,6 +15,10 @@
 
 pub mod cut;
 pub mod digest;
+pub mod hash;
+pub mod indexed;
+pub mod pack;
+pub mod set;
 pub mod value;
 
 use std::collections::{BTreeSet, HashMap};

@@ -1,6 +1,8 @@
 //! Values and the string type's encodings (`int`, `embstr`, `raw`, as Redis names them).
 
-use super::digest::{Digest, mix_digest};
+use super::digest::{Digest, mix_digest, xor_digest};
+use super::hash::HashValue;
+use super::set::SetValue;
 use crate::util::parse_i64;
 
 /// Strings up to this length are `embstr` (Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
@@ -11,6 +13,8 @@ const INT_ENCODING_LENGTH_MAX: usize = 20;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(StringValue),
+    Hash(HashValue),
+    Set(SetValue),
 }
 
 impl Value {
@@ -18,6 +22,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -25,6 +31,8 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::String(s) => s.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
+            Value::Set(s) => s.encoding_name(),
         }
     }
 
@@ -33,6 +41,8 @@ impl Value {
     pub fn type_code(&self) -> u32 {
         match self {
             Value::String(_) => 0,
+            Value::Hash(_) => 4,
+            Value::Set(_) => 2,
         }
     }
 
@@ -41,6 +51,19 @@ impl Value {
     pub fn digest(&self, digest: &mut Digest) {
         match self {
             Value::String(s) => mix_digest(digest, s.as_bytes(&mut itoa::Buffer::new())),
+            Value::Hash(h) => {
+                for (field, value) in h.iter() {
+                    let mut pair = [0u8; 20];
+                    mix_digest(&mut pair, field);
+                    mix_digest(&mut pair, value);
+                    xor_digest(digest, &pair);
+                }
+            }
+            Value::Set(s) => {
+                for member in s.iter() {
+                    member.with_bytes(|m| xor_digest(digest, m));
+                }
+            }
         }
     }
 
@@ -48,6 +71,19 @@ impl Value {
     pub fn serialized_length(&self) -> usize {
         match self {
             Value::String(s) => rdb_string_size(s.as_bytes(&mut itoa::Buffer::new())),
+            Value::Hash(h) if h.is_listpack() => {
+                let blob = h.listpack_bytes();
+                rdb_len_size(blob as u64) + blob
+            }
+            Value::Hash(h) => h.iter().fold(rdb_len_size(h.len() as u64), |n, (f, v)| {
+                n + rdb_string_size(f) + rdb_string_size(v)
+            }),
+            Value::Set(super::set::SetValue::Intset(i)) => {
+                rdb_len_size(i.blob_size() as u64) + i.blob_size()
+            }
+            Value::Set(s) => s.iter().fold(rdb_len_size(s.len() as u64), |n, m| {
+                n + m.with_bytes(rdb_string_size)
+            }),
         }
     }
 
@@ -55,6 +91,8 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::String(s) => s.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
         }
     }
 
@@ -62,6 +100,20 @@ impl Value {
     pub fn free_effort(&self) -> usize {
         match self {
             Value::String(_) => 1,
+            Value::Hash(h) => {
+                if h.is_listpack() {
+                    1
+                } else {
+                    h.len()
+                }
+            }
+            Value::Set(s) => {
+                if s.encoding_name() == "intset" {
+                    1
+                } else {
+                    s.len()
+                }
+            }
         }
     }
 
@@ -72,6 +124,8 @@ impl Value {
             Value::String(s) => Value::String(StringValue::from_bytes(
                 s.as_bytes(&mut itoa::Buffer::new()),
             )),
+            Value::Hash(h) => Value::Hash(h.rebuilt()),
+            Value::Set(s) => Value::Set(s.rebuilt()),
         }
     }
 
@@ -80,6 +134,25 @@ impl Value {
     pub fn rewrite(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
         match self {
             Value::String(s) => emit(&[b"SET", key, s.as_bytes(&mut itoa::Buffer::new())]),
+            Value::Hash(h) => {
+                let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
+                for chunk in pairs.chunks(REWRITE_ITEMS_PER_COMMAND) {
+                    let mut args: Vec<&[u8]> = vec![b"HMSET", key];
+                    for (f, v) in chunk {
+                        args.push(f);
+                        args.push(v);
+                    }
+                    emit(&args);
+                }
+            }
+            Value::Set(s) => {
+                let members: Vec<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
+                for chunk in members.chunks(REWRITE_ITEMS_PER_COMMAND) {
+                    let mut args: Vec<&[u8]> = vec![b"SADD", key];
+                    args.extend(chunk.iter().map(|m| &m[..]));
+                    emit(&args);
+                }
+            }
         }
     }
 }

@@ -277,6 +277,13 @@ impl Server {
         );
         l.key_load_delay
             .store(config.get_i64("key-load-delay"), Ordering::Relaxed);
+        let threshold = |name| config.get_i64(name).max(0) as usize;
+        crate::keyspace::hash::MAX_LISTPACK_ENTRIES
+            .store(threshold("hash-max-listpack-entries"), Ordering::Relaxed);
+        crate::keyspace::hash::MAX_LISTPACK_VALUE
+            .store(threshold("hash-max-listpack-value"), Ordering::Relaxed);
+        crate::keyspace::set::MAX_INTSET_ENTRIES
+            .store(threshold("set-max-intset-entries"), Ordering::Relaxed);
         log::set_level(config.get("loglevel"));
         if let Some(aof) = self.aof() {
             aof.set_policy(crate::persistence::aof::Fsync::parse(
