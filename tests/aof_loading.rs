@@ -163,8 +163,16 @@ fn commands_without_the_loading_flag_get_loading_meanwhile() {
     assert_eq!(raw.cmd(&["ECHO", "queued"]), "+QUEUED\r\n");
     assert_eq!(raw.cmd(&["EXEC"]), "*1\r\n$6\r\nqueued\r\n");
 
-    // INFO persistence: loading:1, the AOF not on yet, the progress fields last.
-    let info = raw.cmd(&["INFO", "persistence"]);
+    // INFO persistence: loading:1, the AOF not on yet, the progress fields last (once the
+    // loader has read its manifest and started replaying: a busy machine may delay it).
+    let mut info = raw.cmd(&["INFO", "persistence"]);
+    for _ in 0..500 {
+        if field(&info, "loading_loaded_bytes").is_some_and(|b| b != "0") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        info = raw.cmd(&["INFO", "persistence"]);
+    }
     let all = fields(&info);
     assert_eq!(all[0], ("loading".into(), "1".into()), "{info}");
     assert_eq!(all[1], ("async_loading".into(), "0".into()), "{info}");
