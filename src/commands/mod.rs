@@ -11,6 +11,7 @@ pub mod server;
 pub mod string;
 pub mod table;
 pub mod transaction;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -34,6 +35,7 @@ const FAMILIES: &[&[Command]] = &[
     connection::COMMANDS,
     server::COMMANDS,
     transaction::COMMANDS,
+    zset::COMMANDS,
 ];
 
 /// Top-level commands by lowercase name.

@@ -16,6 +16,7 @@
 pub mod cut;
 pub mod digest;
 pub mod value;
+pub mod zset;
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;

@@ -1,7 +1,8 @@
 //! Values and the string type's encodings (`int`, `embstr`, `raw`, as Redis names them).
 
-use super::digest::{Digest, mix_digest};
-use crate::util::parse_i64;
+use super::digest::{Digest, mix_digest, xor_digest};
+use super::zset::ZSet;
+use crate::util::{format_double, parse_i64};
 
 /// Strings up to this length are `embstr` (Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 pub const EMBSTR_SIZE_LIMIT: usize = 44;
@@ -11,6 +12,7 @@ const INT_ENCODING_LENGTH_MAX: usize = 20;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(StringValue),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -18,6 +20,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -25,6 +28,7 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::String(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -33,6 +37,7 @@ impl Value {
     pub fn type_code(&self) -> u32 {
         match self {
             Value::String(_) => 0,
+            Value::ZSet(_) => 3,
         }
     }
 
@@ -41,6 +46,13 @@ impl Value {
     pub fn digest(&self, digest: &mut Digest) {
         match self {
             Value::String(s) => mix_digest(digest, s.as_bytes(&mut itoa::Buffer::new())),
+            Value::ZSet(z) => z.for_each_from(0, false, &mut |score, member| {
+                let mut element = [0u8; 20];
+                mix_digest(&mut element, member);
+                mix_digest(&mut element, format_double(score).as_bytes());
+                xor_digest(digest, &element);
+                true
+            }),
         }
     }
 
@@ -48,6 +60,7 @@ impl Value {
     pub fn serialized_length(&self) -> usize {
         match self {
             Value::String(s) => rdb_string_size(s.as_bytes(&mut itoa::Buffer::new())),
+            Value::ZSet(z) => z.serialized_length(),
         }
     }
 
@@ -55,6 +68,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::String(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 
@@ -62,6 +76,8 @@ impl Value {
     pub fn free_effort(&self) -> usize {
         match self {
             Value::String(_) => 1,
+            Value::ZSet(ZSet::Pack(_)) => 1,
+            Value::ZSet(z) => z.len(),
         }
     }
 
@@ -72,6 +88,7 @@ impl Value {
             Value::String(s) => Value::String(StringValue::from_bytes(
                 s.as_bytes(&mut itoa::Buffer::new()),
             )),
+            Value::ZSet(z) => Value::ZSet(z.reloaded()),
         }
     }
 
@@ -80,6 +97,17 @@ impl Value {
     pub fn rewrite(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
         match self {
             Value::String(s) => emit(&[b"SET", key, s.as_bytes(&mut itoa::Buffer::new())]),
+            Value::ZSet(z) => {
+                for chunk in z.elements().chunks(REWRITE_ITEMS_PER_COMMAND) {
+                    let scores: Vec<String> = chunk.iter().map(|e| format_double(e.0)).collect();
+                    let mut args: Vec<&[u8]> = vec![b"ZADD", key];
+                    for ((_, member), score) in chunk.iter().zip(&scores) {
+                        args.push(score.as_bytes());
+                        args.push(member);
+                    }
+                    emit(&args);
+                }
+            }
         }
     }
 }
