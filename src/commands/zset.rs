@@ -739,8 +739,26 @@ fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let request = parse_range_request(args, 3, true, RangeKind::Auto, None)?;
     let (z, _) = read(ctx, &args[2])?;
     let elements = z.map(|z| request.collect(z)).unwrap_or_default();
-    let stored = store_result(ctx, &args[1], elements);
-    ctx.reply.int(stored as i64);
+    let dst = &args[1];
+    if elements.is_empty() {
+        store_result(ctx, dst, elements);
+        ctx.reply.int(0);
+        return Ok(());
+    }
+    // As Redis: the destination starts in the encoding the expected length calls for (a
+    // rank range knows it, a score or lex range does not) and converts as elements arrive.
+    let mut stored = if request.range.is_none() {
+        ZSet::with_expected_len(elements.len())
+    } else {
+        ZSet::with_expected_len(0)
+    };
+    for (score, member) in &elements {
+        stored.insert_new(*score, member);
+    }
+    let now = ctx.now_ms;
+    ctx.db().set(dst, Value::ZSet(stored), false, now);
+    ctx.modified(dst);
+    ctx.reply.int(elements.len() as i64);
     Ok(())
 }
 
@@ -1144,7 +1162,8 @@ fn compute_set_op(request: &mut SetOpRequest, op: SetOp) -> Vec<(f64, Vec<u8>)> 
                     let mut total = weighted(*score, *first_weight);
                     for (map, (_, weight)) in maps.iter().zip(&request.inputs[1..]) {
                         match map.get(member.as_slice()) {
-                            Some(&s) => aggregate(&mut total, weighted(s, *weight), how),
+                            // Only the first input's products have NaN turned into 0.
+                            Some(&s) => aggregate(&mut total, s * *weight, how),
                             None => continue 'members,
                         }
                     }
