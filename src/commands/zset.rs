@@ -15,7 +15,8 @@ use crate::util::glob_match;
 pub const NAN_SCORE: Error = Error::new("ERR resulting score is not a number (NaN)");
 pub const NOT_FLOAT_RANGE: Error = Error::new("ERR min or max is not a float");
 pub const NOT_LEX_RANGE: Error = Error::new("ERR min or max not valid string range item");
-pub const XX_AND_NX: Error = Error::new("ERR XX and NX options at the same time are not compatible");
+pub const XX_AND_NX: Error =
+    Error::new("ERR XX and NX options at the same time are not compatible");
 pub const GT_LT_NX: Error =
     Error::new("ERR GT, LT, and/or NX options at the same time are not compatible");
 pub const INCR_PAIR: Error = Error::new("ERR INCR option supports a single increment-element pair");
@@ -367,13 +368,13 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) -> CmdResult {
         }
     }
     let pairs = &args[at..];
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return Err(error::SYNTAX);
     }
     if nx && xx {
         return Err(XX_AND_NX);
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return Err(GT_LT_NX);
     }
     if incr && pairs.len() > 2 {
@@ -678,12 +679,7 @@ impl RangeRequest {
     }
 }
 
-fn range_reply(
-    ctx: &mut Ctx,
-    args: &[Bytes],
-    kind: RangeKind,
-    rev: Option<bool>,
-) -> CmdResult {
+fn range_reply(ctx: &mut Ctx, args: &[Bytes], kind: RangeKind, rev: Option<bool>) -> CmdResult {
     let request = parse_range_request(args, 2, false, kind, rev)?;
     let (z, reply) = read(ctx, &args[1])?;
     let Some(z) = z else {
@@ -783,11 +779,7 @@ fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     remove_range(ctx, &args[1], |z| range.ranks(z))
 }
 
-fn remove_range(
-    ctx: &mut Ctx,
-    key: &[u8],
-    ranks: impl Fn(&ZSet) -> (usize, usize),
-) -> CmdResult {
+fn remove_range(ctx: &mut Ctx, key: &[u8], ranks: impl Fn(&ZSet) -> (usize, usize)) -> CmdResult {
     let Some(z) = write(ctx, key)? else {
         ctx.reply.int(0);
         return Ok(());
@@ -977,10 +969,7 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let j = rng.random_range(i..len);
             ranks.swap(i, j);
         }
-        ranks[..n]
-            .iter()
-            .filter_map(|&r| z.at_rank(r))
-            .collect()
+        ranks[..n].iter().filter_map(|&r| z.at_rank(r)).collect()
     };
     reply_elements(reply, &picked, withscores);
     Ok(())
@@ -1022,10 +1011,13 @@ enum SetOp {
     Diff,
 }
 
+/// Elements as `(score, member)` pairs.
+type Elements = Vec<(f64, Vec<u8>)>;
+
 /// The parsed request of ZUNION/ZINTER/ZDIFF(STORE) and ZINTERCARD, with its inputs.
 struct SetOpRequest {
     /// Each input's elements (empty for a missing key) and weight.
-    inputs: Vec<(Vec<(f64, Vec<u8>)>, f64)>,
+    inputs: Vec<(Elements, f64)>,
     aggregate: Aggregate,
     withscores: bool,
     limit: usize,
@@ -1332,11 +1324,20 @@ const INTER_COMPLEXITY: &str = "O(N*K)+O(M*log(M)) worst case with N being the s
 const DIFF_COMPLEXITY: &str = "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.";
 
 /// A read-only command on one key at index 1.
-const fn reader(name: &'static str, arity: i32, fast: bool, handler: super::table::Handler) -> Command {
+const fn reader(
+    name: &'static str,
+    arity: i32,
+    fast: bool,
+    handler: super::table::Handler,
+) -> Command {
     Command {
         name,
         arity,
-        flags: if fast { flag::READONLY | flag::FAST } else { flag::READONLY },
+        flags: if fast {
+            flag::READONLY | flag::FAST
+        } else {
+            flag::READONLY
+        },
         acl: acl::SORTEDSET,
         first_key: 1,
         last_key: 1,
@@ -1448,7 +1449,10 @@ pub const COMMANDS: &[Command] = &[
         summary: "Return a range of members in a sorted set",
         since: "1.2.0",
         complexity: RANGE_COMPLEXITY,
-        history: &[("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.")],
+        history: &[(
+            "6.2.0",
+            "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.",
+        )],
         ..reader("zrange", -4, false, zrange)
     },
     Command {

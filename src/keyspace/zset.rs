@@ -212,7 +212,12 @@ impl ZSet {
 
     /// Visits the elements from rank `start` (in ascending order, or descending when `rev`,
     /// where rank 0 is the highest) until `visit` returns false.
-    pub fn for_each_from(&self, start: usize, rev: bool, visit: &mut dyn FnMut(f64, &[u8]) -> bool) {
+    pub fn for_each_from(
+        &self,
+        start: usize,
+        rev: bool,
+        visit: &mut dyn FnMut(f64, &[u8]) -> bool,
+    ) {
         let len = self.len();
         if start >= len {
             return;
@@ -709,9 +714,8 @@ impl Tree {
         };
         let hash = self.hasher.hash_one(member);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.index.insert_unique(hash, slot, |&i| {
-            hasher.hash_one(&*nodes[i as usize].member)
-        });
+        self.index
+            .insert_unique(hash, slot, |&i| hasher.hash_one(&*nodes[i as usize].member));
         let root = self.root;
         let (l, r) = self.split(root, &|s, m| {
             cmp_elements(s, m, score, member) == Ordering::Less
