@@ -374,8 +374,9 @@ impl ZSet {
 
 // ---- listpack ----
 
-/// A small sorted set in one buffer: per element the score's 8 bytes (little endian), the
-/// member length as a LEB128 varint, the member bytes; in element order.
+/// A small sorted set in one buffer: per element the score (a tag byte, then an integral
+/// score as a zigzag LEB128 varint or any other as 8 little-endian bytes), the member length
+/// as a LEB128 varint, the member bytes; in element order.
 #[derive(Debug, Clone, Default)]
 pub struct Pack {
     buf: Vec<u8>,
@@ -425,12 +426,28 @@ impl<'a> Iterator for PackIter<'a> {
     }
 }
 
+/// Score tags: an integral score as a zigzag varint, any other as its 8 bytes.
+const SCORE_INT: u8 = 0;
+const SCORE_F64: u8 = 1;
+/// Integral scores below this magnitude take the varint form (exact in both).
+const INT_SCORE_LIMIT: f64 = 9_007_199_254_740_992.0;
+
 /// The element at byte offset `at` and the offset of the next one.
 fn decode_at(buf: &[u8], at: usize) -> Option<(f64, &[u8], usize)> {
-    let score_bytes: [u8; 8] = buf.get(at..at + 8)?.try_into().ok()?;
-    let (len, start) = read_varint(buf, at + 8);
+    let (score, after) = match *buf.get(at)? {
+        SCORE_INT => {
+            let (zigzag, after) = read_varint(buf, at + 1);
+            let n = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+            (n as f64, after)
+        }
+        _ => {
+            let bytes: [u8; 8] = buf.get(at + 1..at + 9)?.try_into().ok()?;
+            (f64::from_le_bytes(bytes), at + 9)
+        }
+    };
+    let (len, start) = read_varint(buf, after);
     let member = buf.get(start..start + len)?;
-    Some((f64::from_le_bytes(score_bytes), member, start + len))
+    Some((score, member, start + len))
 }
 
 impl Pack {
@@ -465,8 +482,16 @@ impl Pack {
     }
 
     fn encode(score: f64, member: &[u8]) -> Vec<u8> {
-        let mut entry = Vec::with_capacity(8 + 2 + member.len());
-        entry.extend_from_slice(&score.to_le_bytes());
+        let mut entry = Vec::with_capacity(9 + 2 + member.len());
+        let negative_zero = score == 0.0 && score.is_sign_negative();
+        if score.fract() == 0.0 && score.abs() < INT_SCORE_LIMIT && !negative_zero {
+            let n = score as i64;
+            entry.push(SCORE_INT);
+            write_varint(&mut entry, ((n << 1) ^ (n >> 63)) as u64 as usize);
+        } else {
+            entry.push(SCORE_F64);
+            entry.extend_from_slice(&score.to_le_bytes());
+        }
         write_varint(&mut entry, member.len());
         entry.extend_from_slice(member);
         entry
