@@ -13,6 +13,7 @@ pub mod set;
 pub mod string;
 pub mod table;
 pub mod transaction;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -38,6 +39,7 @@ const FAMILIES: &[&[Command]] = &[
     transaction::COMMANDS,
     hash::COMMANDS,
     set::COMMANDS,
+    zset::COMMANDS,
 ];
 
 /// Top-level commands by lowercase name.

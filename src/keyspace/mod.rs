@@ -20,6 +20,7 @@ pub mod indexed;
 pub mod pack;
 pub mod set;
 pub mod value;
+pub mod zset;
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;

@@ -3,7 +3,8 @@
 use super::digest::{Digest, mix_digest, xor_digest};
 use super::hash::HashValue;
 use super::set::SetValue;
-use crate::util::parse_i64;
+use super::zset::ZSet;
+use crate::util::{format_double, parse_i64};
 
 /// Strings up to this length are `embstr` (Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 pub const EMBSTR_SIZE_LIMIT: usize = 44;
@@ -15,6 +16,7 @@ pub enum Value {
     String(StringValue),
     Hash(HashValue),
     Set(SetValue),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -24,6 +26,7 @@ impl Value {
             Value::String(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -33,6 +36,7 @@ impl Value {
             Value::String(s) => s.encoding_name(),
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -43,6 +47,7 @@ impl Value {
             Value::String(_) => 0,
             Value::Hash(_) => 4,
             Value::Set(_) => 2,
+            Value::ZSet(_) => 3,
         }
     }
 
@@ -64,6 +69,13 @@ impl Value {
                     member.with_bytes(|m| xor_digest(digest, m));
                 }
             }
+            Value::ZSet(z) => z.for_each_from(0, false, &mut |score, member| {
+                let mut element = [0u8; 20];
+                mix_digest(&mut element, member);
+                mix_digest(&mut element, format_double(score).as_bytes());
+                xor_digest(digest, &element);
+                true
+            }),
         }
     }
 
@@ -84,6 +96,7 @@ impl Value {
             Value::Set(s) => s.iter().fold(rdb_len_size(s.len() as u64), |n, m| {
                 n + m.with_bytes(rdb_string_size)
             }),
+            Value::ZSet(z) => z.serialized_length(),
         }
     }
 
@@ -93,6 +106,7 @@ impl Value {
             Value::String(s) => s.heap_size(),
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 
@@ -114,6 +128,8 @@ impl Value {
                     s.len()
                 }
             }
+            Value::ZSet(ZSet::Pack(_)) => 1,
+            Value::ZSet(z) => z.len(),
         }
     }
 
@@ -126,6 +142,7 @@ impl Value {
             )),
             Value::Hash(h) => Value::Hash(h.rebuilt()),
             Value::Set(s) => Value::Set(s.rebuilt()),
+            Value::ZSet(z) => Value::ZSet(z.reloaded()),
         }
     }
 
@@ -141,6 +158,17 @@ impl Value {
                     for (f, v) in chunk {
                         args.push(f);
                         args.push(v);
+                    }
+                    emit(&args);
+                }
+            }
+            Value::ZSet(z) => {
+                for chunk in z.elements().chunks(REWRITE_ITEMS_PER_COMMAND) {
+                    let scores: Vec<String> = chunk.iter().map(|e| format_double(e.0)).collect();
+                    let mut args: Vec<&[u8]> = vec![b"ZADD", key];
+                    for ((_, member), score) in chunk.iter().zip(&scores) {
+                        args.push(score.as_bytes());
+                        args.push(member);
                     }
                     emit(&args);
                 }

@@ -284,6 +284,14 @@ impl Server {
             .store(threshold("hash-max-listpack-value"), Ordering::Relaxed);
         crate::keyspace::set::MAX_INTSET_ENTRIES
             .store(threshold("set-max-intset-entries"), Ordering::Relaxed);
+        crate::keyspace::zset::MAX_LISTPACK_ENTRIES.store(
+            config.get_i64("zset-max-listpack-entries").max(0) as usize,
+            Ordering::Relaxed,
+        );
+        crate::keyspace::zset::MAX_LISTPACK_VALUE.store(
+            config.get_i64("zset-max-listpack-value").max(0) as usize,
+            Ordering::Relaxed,
+        );
         log::set_level(config.get("loglevel"));
         if let Some(aof) = self.aof() {
             aof.set_policy(crate::persistence::aof::Fsync::parse(
