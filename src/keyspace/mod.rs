@@ -15,6 +15,7 @@
 
 pub mod cut;
 pub mod digest;
+pub mod list;
 pub mod value;
 
 use std::collections::{BTreeSet, HashMap};

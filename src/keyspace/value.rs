@@ -1,6 +1,7 @@
 //! Values and the string type's encodings (`int`, `embstr`, `raw`, as Redis names them).
 
 use super::digest::{Digest, mix_digest};
+use super::list::ListValue;
 use crate::util::parse_i64;
 
 /// Strings up to this length are `embstr` (Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
@@ -11,6 +12,7 @@ const INT_ENCODING_LENGTH_MAX: usize = 20;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(StringValue),
+    List(Box<ListValue>),
 }
 
 impl Value {
@@ -18,6 +20,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -25,6 +28,7 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::String(s) => s.encoding_name(),
+            Value::List(l) => l.encoding_name(),
         }
     }
 
@@ -33,6 +37,7 @@ impl Value {
     pub fn type_code(&self) -> u32 {
         match self {
             Value::String(_) => 0,
+            Value::List(_) => 1,
         }
     }
 
@@ -41,6 +46,7 @@ impl Value {
     pub fn digest(&self, digest: &mut Digest) {
         match self {
             Value::String(s) => mix_digest(digest, s.as_bytes(&mut itoa::Buffer::new())),
+            Value::List(l) => l.iter().for_each(|item| mix_digest(digest, item)),
         }
     }
 
@@ -48,6 +54,7 @@ impl Value {
     pub fn serialized_length(&self) -> usize {
         match self {
             Value::String(s) => rdb_string_size(s.as_bytes(&mut itoa::Buffer::new())),
+            Value::List(l) => l.serialized_length(),
         }
     }
 
@@ -55,6 +62,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::String(s) => s.heap_size(),
+            Value::List(l) => std::mem::size_of::<ListValue>() + l.heap_size(),
         }
     }
 
@@ -62,6 +70,7 @@ impl Value {
     pub fn free_effort(&self) -> usize {
         match self {
             Value::String(_) => 1,
+            Value::List(l) => l.chunk_count(),
         }
     }
 
@@ -72,6 +81,7 @@ impl Value {
             Value::String(s) => Value::String(StringValue::from_bytes(
                 s.as_bytes(&mut itoa::Buffer::new()),
             )),
+            Value::List(l) => Value::List(l.clone()),
         }
     }
 
@@ -80,6 +90,15 @@ impl Value {
     pub fn rewrite(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
         match self {
             Value::String(s) => emit(&[b"SET", key, s.as_bytes(&mut itoa::Buffer::new())]),
+            Value::List(l) => {
+                let items: Vec<&[u8]> = l.iter().collect();
+                for batch in items.chunks(REWRITE_ITEMS_PER_COMMAND) {
+                    let mut args: Vec<&[u8]> = Vec::with_capacity(batch.len() + 2);
+                    args.extend_from_slice(&[b"RPUSH", key]);
+                    args.extend_from_slice(batch);
+                    emit(&args);
+                }
+            }
         }
     }
 }

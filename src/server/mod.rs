@@ -277,6 +277,7 @@ impl Server {
         );
         l.key_load_delay
             .store(config.get_i64("key-load-delay"), Ordering::Relaxed);
+        crate::keyspace::list::set_fill(config.get_i64("list-max-listpack-size"));
         log::set_level(config.get("loglevel"));
         if let Some(aof) = self.aof() {
             aof.set_policy(crate::persistence::aof::Fsync::parse(
