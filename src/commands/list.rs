@@ -179,8 +179,8 @@ fn parse_end(arg: &[u8]) -> Result<End, Error> {
 
 fn end_word(end: End) -> &'static [u8] {
     match end {
-        End::Head => b"left",
-        End::Tail => b"right",
+        End::Head => b"LEFT",
+        End::Tail => b"RIGHT",
     }
 }
 
@@ -438,15 +438,7 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let more = i + 1 < args.len();
         if eq_ignore_case(&args[i], "rank") && more {
             i += 1;
-            rank = match crate::util::parse_i64(&args[i]) {
-                None => return Err(error::NOT_INTEGER),
-                Some(i64::MIN) => {
-                    return Err(Error::new(
-                        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-                    ));
-                }
-                Some(n) => n,
-            };
+            rank = arg_i64(&args[i])?;
             if rank == 0 {
                 return Err(RANK_ZERO);
             }
@@ -472,7 +464,13 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let len = list.len();
     let element = &args[2][..];
-    let skip = usize::try_from(rank.unsigned_abs() - 1).unwrap_or(usize::MAX);
+    // Redis negates the rank in a signed integer: the most negative one stays negative and
+    // so takes the first match from the tail.
+    let skip = if rank == i64::MIN {
+        0
+    } else {
+        usize::try_from(rank.unsigned_abs() - 1).unwrap_or(usize::MAX)
+    };
     let limit = if maxlen == 0 { len } else { maxlen.min(len) };
     let wanted = match count {
         Some(0) => usize::MAX,
@@ -639,15 +637,15 @@ fn serve_bmpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes]) -> Result<bool, Er
     serve_mpop_at(ctx, key, &mpop)
 }
 
-/// Tries each key in order, then blocks (or, where blocking is not allowed, gives the
-/// timeout reply at once).
+/// Tries each key in order, then blocks until served or `timeout_reply`; where blocking is
+/// not allowed (MULTI), replies `empty_reply` at once.
 fn block_on(
     ctx: &mut Ctx,
     args: &[Bytes],
     keys: &[Bytes],
     deadline_ms: Option<i64>,
     serve: super::blocking::ServeFn,
-    timeout_reply: fn(&mut Reply),
+    empty_reply: fn(&mut Reply),
 ) -> CmdResult {
     for key in keys {
         if serve(ctx, key, args)? {
@@ -655,9 +653,10 @@ fn block_on(
         }
     }
     if ctx.can_block() {
-        ctx.block(keys, deadline_ms, serve, args, timeout_reply);
+        // Every list wait times out with a null array (BLMOVE's too, as in Redis).
+        ctx.block(keys, deadline_ms, serve, args, Reply::null_array);
     } else {
-        timeout_reply(ctx.reply);
+        empty_reply(ctx.reply);
     }
     Ok(())
 }

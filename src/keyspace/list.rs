@@ -598,6 +598,21 @@ impl ListValue {
         self.chunks.iter().flat_map(|c| c.iter())
     }
 
+    /// The quicklist fields DEBUG OBJECT adds for a list.
+    pub fn debug_fields(&self) -> String {
+        let nodes = self.chunks.len();
+        let average = if nodes == 0 {
+            0.0
+        } else {
+            self.len as f64 / nodes as f64
+        };
+        let bytes: u64 = self.chunks.iter().map(|c| c.lp_bytes as u64).sum();
+        format!(
+            " ql_nodes:{nodes} ql_avg_node:{average:.2} ql_listpack_max:{} ql_compressed:0 ql_uncompressed_size:{bytes}",
+            fill().clamp(-5, 1 << 15)
+        )
+    }
+
     /// Heap bytes: the chunk table and each chunk's buffer.
     pub fn heap_size(&self) -> usize {
         self.chunks.capacity() * std::mem::size_of::<Chunk>()
