@@ -37,7 +37,9 @@ use crate::server::state::State;
 /// returns `Ok(true)`, or returns `Ok(false)` without changing anything when the key has
 /// nothing for it (missing, empty, another type). An error is a reply too: the blocking
 /// command's handler returns it when serving at once; a waiter is not served by one.
-pub type ServeFn = fn(&mut Ctx, key: &Bytes, request: &[Bytes]) -> Result<bool, Error>;
+/// `woken` is false when the blocking command serves itself at once, true when a waiter is
+/// served after it blocked (Redis records some effects differently then).
+pub type ServeFn = fn(&mut Ctx, key: &Bytes, request: &[Bytes], woken: bool) -> Result<bool, Error>;
 
 /// What a served (or unblocked) client receives: its reply, and the effects LSN it may only
 /// be sent after (the durability contract).
@@ -291,7 +293,7 @@ fn serve_one(server: &Server, state: &mut State, id: u64, key: &Bytes) {
             now_ms,
             declared: propagate::Declared::default(),
         };
-        let served = serve(&mut ctx, key, &request);
+        let served = serve(&mut ctx, key, &request, true);
         ctx.state.drain_expired();
         (served, ctx.declared)
     };
@@ -299,7 +301,14 @@ fn serve_one(server: &Server, state: &mut State, id: u64, key: &Bytes) {
     if state.effects.is_enabled() {
         if served {
             let changed = state.store.dirty != dirty_before;
-            propagate::propagate_request(&mut state.effects, db, &request, declared, changed, false);
+            propagate::propagate_request(
+                &mut state.effects,
+                db,
+                &request,
+                declared,
+                changed,
+                false,
+            );
         }
         state.effects.end_unit();
     }

@@ -179,8 +179,8 @@ fn parse_end(arg: &[u8]) -> Result<End, Error> {
 
 fn end_word(end: End) -> &'static [u8] {
     match end {
-        End::Head => b"LEFT",
-        End::Tail => b"RIGHT",
+        End::Head => b"left",
+        End::Tail => b"right",
     }
 }
 
@@ -204,8 +204,16 @@ fn arg_range(arg: &[u8], min: i64, max: i64, err: Error) -> Result<i64, Error> {
 /// when it is empty.
 fn normalize_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
-    let mut start = if start < 0 { start.saturating_add(len) } else { start };
-    let mut stop = if stop < 0 { stop.saturating_add(len) } else { stop };
+    let mut start = if start < 0 {
+        start.saturating_add(len)
+    } else {
+        start
+    };
+    let mut stop = if stop < 0 {
+        stop.saturating_add(len)
+    } else {
+        stop
+    };
     if start < 0 {
         start = 0;
     }
@@ -250,7 +258,11 @@ fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
     if args.len() > 3 {
-        return Err(error::wrong_arity(if end == End::Head { "lpop" } else { "rpop" }));
+        return Err(error::wrong_arity(if end == End::Head {
+            "lpop"
+        } else {
+            "rpop"
+        }));
     }
     let count = match args.get(2) {
         Some(arg) => Some(arg_range(arg, 0, i64::MAX, error::NOT_POSITIVE)? as usize),
@@ -389,7 +401,10 @@ fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (from, limit) = match count {
         0 => (End::Head, usize::MAX),
         n if n > 0 => (End::Head, n as usize),
-        n => (End::Tail, usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX)),
+        n => (
+            End::Tail,
+            usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX),
+        ),
     };
     let element = &args[3][..];
     let removed = list.retain_limited(from, limit, |item| item == element);
@@ -480,7 +495,11 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let positions: Box<dyn Iterator<Item = (usize, &[u8])>> = if rank > 0 {
         Box::new(list.iter().enumerate())
     } else {
-        Box::new(list.iter_rev().enumerate().map(|(i, item)| (len - 1 - i, item)))
+        Box::new(
+            list.iter_rev()
+                .enumerate()
+                .map(|(i, item)| (len - 1 - i, item)),
+        )
     };
     let found: Vec<usize> = positions
         .take(limit)
@@ -572,7 +591,7 @@ fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 // ---- blocking commands ----
 
 /// Serves BLPOP/BRPOP from `key`: `[key, element]`, recorded as LPOP/RPOP.
-fn serve_bpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes]) -> Result<bool, Error> {
+fn serve_bpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], _woken: bool) -> Result<bool, Error> {
     let end = if eq_ignore_case(&request[0], "blpop") {
         End::Head
     } else {
@@ -592,8 +611,9 @@ fn serve_bpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes]) -> Result<bool, Err
 }
 
 /// Serves BLMOVE/BRPOPLPUSH from `key` (their source): the element, recorded as LMOVE /
-/// RPOPLPUSH.
-fn serve_bmove(ctx: &mut Ctx, key: &Bytes, request: &[Bytes]) -> Result<bool, Error> {
+/// RPOPLPUSH (BLMOVE's directions as the client wrote them when served at once, in lowercase
+/// when served after blocking, as Redis records them).
+fn serve_bmove(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], woken: bool) -> Result<bool, Error> {
     let dst = &request[2];
     let (from, to) = if eq_ignore_case(&request[0], "blmove") {
         (parse_end(&request[3])?, parse_end(&request[4])?)
@@ -605,7 +625,12 @@ fn serve_bmove(ctx: &mut Ctx, key: &Bytes, request: &[Bytes]) -> Result<bool, Er
     };
     ctx.reply.bulk(&item);
     if eq_ignore_case(&request[0], "blmove") {
-        ctx.propagate_as(&[&b"LMOVE"[..], key, dst, end_word(from), end_word(to)]);
+        if woken {
+            ctx.propagate_as(&[&b"LMOVE"[..], key, dst, end_word(from), end_word(to)]);
+        } else {
+            let (from, to) = (request[3].clone(), request[4].clone());
+            ctx.propagate_as(&[&b"LMOVE"[..], key, dst, &from, &to]);
+        }
     } else {
         ctx.propagate_as(&[&b"RPOPLPUSH"[..], key, dst]);
     }
@@ -632,7 +657,7 @@ fn serve_mpop_at(ctx: &mut Ctx, key: &Bytes, mpop: &Mpop) -> Result<bool, Error>
     Ok(true)
 }
 
-fn serve_bmpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes]) -> Result<bool, Error> {
+fn serve_bmpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], _woken: bool) -> Result<bool, Error> {
     let mpop = parse_mpop(request, 2)?;
     serve_mpop_at(ctx, key, &mpop)
 }
@@ -648,7 +673,7 @@ fn block_on(
     empty_reply: fn(&mut Reply),
 ) -> CmdResult {
     for key in keys {
-        if serve(ctx, key, args)? {
+        if serve(ctx, key, args, false)? {
             return Ok(());
         }
     }
@@ -711,7 +736,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Prepend one or multiple elements to a list",
         since: "1.0.0",
         complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::INSERT, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::INSERT,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         history: &[("2.4.0", "Accepts multiple `element` arguments.")],
         ..Command::DEFAULT
     },
@@ -728,7 +762,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Append one or multiple elements to a list",
         since: "1.0.0",
         complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::INSERT, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::INSERT,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         history: &[("2.4.0", "Accepts multiple `element` arguments.")],
         ..Command::DEFAULT
     },
@@ -745,7 +788,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Prepend an element to a list, only if the list exists",
         since: "2.2.0",
         complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::INSERT, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::INSERT,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         history: &[("4.0.0", "Accepts multiple `element` arguments.")],
         ..Command::DEFAULT
     },
@@ -762,7 +814,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Append an element to a list, only if the list exists",
         since: "2.2.0",
         complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::INSERT, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::INSERT,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         history: &[("4.0.0", "Accepts multiple `element` arguments.")],
         ..Command::DEFAULT
     },
@@ -779,7 +840,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Remove and get the first elements in a list",
         since: "1.0.0",
         complexity: "O(N) where N is the number of elements returned",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         history: &[("6.2.0", "Added the `count` argument.")],
         ..Command::DEFAULT
     },
@@ -796,7 +866,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Remove and get the last elements in a list",
         since: "1.0.0",
         complexity: "O(N) where N is the number of elements returned",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         history: &[("6.2.0", "Added the `count` argument.")],
         ..Command::DEFAULT
     },
@@ -813,7 +892,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Get the length of a list",
         since: "1.0.0",
         complexity: "O(1)",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RO, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RO,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         ..Command::DEFAULT
     },
     Command {
@@ -829,7 +917,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Get a range of elements from a list",
         since: "1.0.0",
         complexity: "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RO | key_flag::ACCESS, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RO | key_flag::ACCESS,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         ..Command::DEFAULT
     },
     Command {
@@ -845,7 +942,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Get an element from a list by its index",
         since: "1.0.0",
         complexity: "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RO | key_flag::ACCESS, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RO | key_flag::ACCESS,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         ..Command::DEFAULT
     },
     Command {
@@ -861,7 +967,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Set the value of an element in a list by its index",
         since: "1.0.0",
         complexity: "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::UPDATE, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::UPDATE,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         ..Command::DEFAULT
     },
     Command {
@@ -877,7 +992,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Insert an element before or after another element in a list",
         since: "2.2.0",
         complexity: "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::INSERT, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::INSERT,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         ..Command::DEFAULT
     },
     Command {
@@ -893,7 +1017,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Remove elements from a list",
         since: "1.0.0",
         complexity: "O(N+M) where N is the length of the list and M is the number of elements removed.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::DELETE, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::DELETE,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         ..Command::DEFAULT
     },
     Command {
@@ -909,7 +1042,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Trim a list to the specified range",
         since: "1.0.0",
         complexity: "O(N) where N is the number of elements to be removed by the operation.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::DELETE, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::DELETE,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         ..Command::DEFAULT
     },
     Command {
@@ -925,7 +1067,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Return the index of matching elements on a list",
         since: "6.0.6",
         complexity: "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RO | key_flag::ACCESS, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RO | key_flag::ACCESS,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
         ..Command::DEFAULT
     },
     Command {
@@ -941,7 +1092,28 @@ pub const COMMANDS: &[Command] = &[
         summary: "Pop an element from a list, push it to another list and return it",
         since: "6.2.0",
         complexity: "O(1)",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }, KeySpec { notes: "", flags: key_flag::RW | key_flag::INSERT, begin: BeginSearch::Index(2), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[
+            KeySpec {
+                notes: "",
+                flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+                begin: BeginSearch::Index(1),
+                find: FindKeys::Range {
+                    lastkey: 0,
+                    keystep: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                notes: "",
+                flags: key_flag::RW | key_flag::INSERT,
+                begin: BeginSearch::Index(2),
+                find: FindKeys::Range {
+                    lastkey: 0,
+                    keystep: 1,
+                    limit: 0,
+                },
+            },
+        ],
         ..Command::DEFAULT
     },
     Command {
@@ -957,7 +1129,28 @@ pub const COMMANDS: &[Command] = &[
         summary: "Remove the last element in a list, prepend it to another list and return it",
         since: "1.2.0",
         complexity: "O(1)",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }, KeySpec { notes: "", flags: key_flag::RW | key_flag::INSERT, begin: BeginSearch::Index(2), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[
+            KeySpec {
+                notes: "",
+                flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+                begin: BeginSearch::Index(1),
+                find: FindKeys::Range {
+                    lastkey: 0,
+                    keystep: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                notes: "",
+                flags: key_flag::RW | key_flag::INSERT,
+                begin: BeginSearch::Index(2),
+                find: FindKeys::Range {
+                    lastkey: 0,
+                    keystep: 1,
+                    limit: 0,
+                },
+            },
+        ],
         doc_flags: doc_flag::DEPRECATED,
         deprecated_since: "6.2.0",
         replaced_by: "`LMOVE` with the `RIGHT` and `LEFT` arguments",
@@ -976,7 +1169,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Pop elements from a list",
         since: "7.0.0",
         complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE, begin: BeginSearch::Index(1), find: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Keynum {
+                keynumidx: 0,
+                firstkey: 1,
+                keystep: 1,
+            },
+        }],
         ..Command::DEFAULT
     },
     Command {
@@ -992,8 +1194,20 @@ pub const COMMANDS: &[Command] = &[
         summary: "Remove and get the first element in a list, or block until one is available",
         since: "2.0.0",
         complexity: "O(N) where N is the number of provided keys.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: -2, keystep: 1, limit: 0 } }],
-        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: -2,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
+        history: &[(
+            "6.0.0",
+            "`timeout` is interpreted as a double instead of an integer.",
+        )],
         ..Command::DEFAULT
     },
     Command {
@@ -1009,8 +1223,20 @@ pub const COMMANDS: &[Command] = &[
         summary: "Remove and get the last element in a list, or block until one is available",
         since: "2.0.0",
         complexity: "O(N) where N is the number of provided keys.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: -2, keystep: 1, limit: 0 } }],
-        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: -2,
+                keystep: 1,
+                limit: 0,
+            },
+        }],
+        history: &[(
+            "6.0.0",
+            "`timeout` is interpreted as a double instead of an integer.",
+        )],
         ..Command::DEFAULT
     },
     Command {
@@ -1026,7 +1252,28 @@ pub const COMMANDS: &[Command] = &[
         summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
         since: "6.2.0",
         complexity: "O(1)",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }, KeySpec { notes: "", flags: key_flag::RW | key_flag::INSERT, begin: BeginSearch::Index(2), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
+        key_specs: &[
+            KeySpec {
+                notes: "",
+                flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+                begin: BeginSearch::Index(1),
+                find: FindKeys::Range {
+                    lastkey: 0,
+                    keystep: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                notes: "",
+                flags: key_flag::RW | key_flag::INSERT,
+                begin: BeginSearch::Index(2),
+                find: FindKeys::Range {
+                    lastkey: 0,
+                    keystep: 1,
+                    limit: 0,
+                },
+            },
+        ],
         ..Command::DEFAULT
     },
     Command {
@@ -1042,8 +1289,32 @@ pub const COMMANDS: &[Command] = &[
         summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
         since: "2.2.0",
         complexity: "O(1)",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE, begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }, KeySpec { notes: "", flags: key_flag::RW | key_flag::INSERT, begin: BeginSearch::Index(2), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } }],
-        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        key_specs: &[
+            KeySpec {
+                notes: "",
+                flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+                begin: BeginSearch::Index(1),
+                find: FindKeys::Range {
+                    lastkey: 0,
+                    keystep: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                notes: "",
+                flags: key_flag::RW | key_flag::INSERT,
+                begin: BeginSearch::Index(2),
+                find: FindKeys::Range {
+                    lastkey: 0,
+                    keystep: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        history: &[(
+            "6.0.0",
+            "`timeout` is interpreted as a double instead of an integer.",
+        )],
         doc_flags: doc_flag::DEPRECATED,
         deprecated_since: "6.2.0",
         replaced_by: "`BLMOVE` with the `RIGHT` and `LEFT` arguments",
@@ -1062,8 +1333,16 @@ pub const COMMANDS: &[Command] = &[
         summary: "Pop elements from a list, or block until one is available",
         since: "7.0.0",
         complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
-        key_specs: &[KeySpec { notes: "", flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE, begin: BeginSearch::Index(2), find: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 } }],
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+            begin: BeginSearch::Index(2),
+            find: FindKeys::Keynum {
+                keynumidx: 0,
+                firstkey: 1,
+                keystep: 1,
+            },
+        }],
         ..Command::DEFAULT
     },
-
 ];

@@ -475,7 +475,9 @@ impl ListValue {
         };
         let chunk = &mut self.chunks[c];
         let (_, whole) = chunk.locate(at);
-        chunk.buf.splice(whole.start..whole.start, Chunk::encode(item));
+        chunk
+            .buf
+            .splice(whole.start..whole.start, Chunk::encode(item));
         chunk.grew(item);
         self.len += 1;
         if over_budget(chunk.lp_bytes as usize, chunk.len()) && chunk.len() > 1 {
@@ -561,8 +563,13 @@ impl ListValue {
                 }
             }
             if any {
-                let kept =
-                    Chunk::from_items(items.iter().zip(&drop).filter(|(_, d)| !**d).map(|(i, _)| *i));
+                let kept = Chunk::from_items(
+                    items
+                        .iter()
+                        .zip(&drop)
+                        .filter(|(_, d)| !**d)
+                        .map(|(i, _)| *i),
+                );
                 self.chunks[c] = kept;
             }
         }
@@ -666,7 +673,10 @@ mod tests {
         assert_eq!(list.get(1), Some(&big[..]));
         assert!(list.set(1, b"b"));
         list.insert(1, &big);
-        assert_eq!(items(&list), vec![b"a".to_vec(), big.clone(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(
+            items(&list),
+            vec![b"a".to_vec(), big.clone(), b"b".to_vec(), b"c".to_vec()]
+        );
         list.remove_range(1, 2);
         assert_eq!(items(&list), vec![b"a".to_vec(), b"c".to_vec()]);
         let removed = list.retain_limited(End::Tail, 1, |i| i == b"a");
