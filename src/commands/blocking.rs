@@ -187,7 +187,7 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, Error> {
     let seconds = crate::util::parse_f64(arg).ok_or(NOT_FLOAT)?;
     let ms = (seconds * 1000.0).ceil();
     // Redis converts to a 64-bit integer: infinities and overflows come out negative.
-    if !ms.is_finite() || ms >= 9.223_372_036_854_775_807e18 || ms < 0.0 {
+    if !(0.0..i64::MAX as f64).contains(&ms) {
         return Err(NEGATIVE);
     }
     let ms = ms as i64;
