@@ -560,6 +560,30 @@ fn client_unpause(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+///
+/// Ends the wait of a client blocked on keys: it gets its timeout reply, or the UNBLOCKED
+/// error. 1 if it was blocked, 0 otherwise.
+fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(subcommand_syntax_error(args));
+    }
+    let error = match args.get(3) {
+        None => false,
+        Some(reason) if eq_ignore_case(reason, "timeout") => false,
+        Some(reason) if eq_ignore_case(reason, "error") => true,
+        Some(_) => {
+            return Err(Error::new(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+    };
+    let id = crate::commands::arg_i64(&args[2])?;
+    let unblocked = u64::try_from(id).is_ok_and(|id| ctx.state.blocking.unblock(id, error));
+    ctx.reply.int(unblocked as i64);
+    Ok(())
+}
+
 /// CLIENT GETREDIR
 ///
 /// Always -1: kopi has no client-side caching (CLIENT TRACKING), so nothing is redirected.
@@ -821,6 +845,18 @@ const CLIENT_SUBCOMMANDS: &[Command] = &[
         summary: "Return information about server assisted client side caching for the current connection",
         since: "6.2.0",
         complexity: "O(1)",
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "client|unblock",
+        arity: -3,
+        flags: flag::ADMIN | CLIENT_FLAGS,
+        acl: acl::CONNECTION,
+        handler: client_unblock,
+        group: "connection",
+        summary: "Unblock a client blocked in a blocking command from a different connection",
+        since: "5.0.0",
+        complexity: "O(log N) where N is the number of client connections",
         ..Command::DEFAULT
     },
     Command {

@@ -409,6 +409,9 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Watchers stay with their db number: they see its keys replaced (touchAllWatchedKeysInDb).
     ctx.state.store.swap_dbs(first, second, now);
     ctx.state.store.dirty += 1;
+    // Clients blocked on keys of either db may find them now (scanDatabaseForReadyKeys).
+    ctx.state.blocking.signal_db(first);
+    ctx.state.blocking.signal_db(second);
     ctx.reply.ok();
     Ok(())
 }

@@ -3,10 +3,12 @@
 //!
 //! One family per file; each exports `COMMANDS`, its slice of the table.
 
+pub mod blocking;
 pub mod connection;
 pub mod expire;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod propagate;
 pub mod server;
 pub mod set;
@@ -32,6 +34,7 @@ use crate::server::state::State;
 /// Every family's slice of the table.
 const FAMILIES: &[&[Command]] = &[
     string::COMMANDS,
+    list::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
     connection::COMMANDS,
@@ -170,6 +173,7 @@ impl Ctx<'_> {
 
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         self.state.store.dbs[db].touch(key);
+        self.state.blocking.signal(db, key);
         self.state.store.dirty += 1;
     }
 
@@ -177,6 +181,7 @@ impl Ctx<'_> {
     /// the second key of a command Redis counts once (RENAME's destination, MOVE's target).
     pub fn signal_watchers_in(&mut self, db: usize, key: &[u8]) {
         self.state.store.dbs[db].touch(key);
+        self.state.blocking.signal(db, key);
     }
 }
 
@@ -345,6 +350,10 @@ pub fn call(
         if top_level {
             state.effects.end_unit();
         }
+    }
+    // Clients blocked on keys this command (or transaction) made ready are served now.
+    if top_level && state.blocking.has_ready() {
+        blocking::serve_ready(server, state);
     }
     if let Err(err) = &result {
         reply.error_bytes(err.bytes());

@@ -761,13 +761,17 @@ fn debug_object_line(ctx: &Ctx, entry: &Entry) -> String {
     } else {
         entry.access_s & 0x00FF_FFFF
     };
-    format!(
+    let mut line = format!(
         "Value at:{:p} refcount:{refcount} encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:{}",
         &entry.value as *const Value,
         entry.value.encoding_name(),
         entry.value.serialized_length(),
         now_s.saturating_sub(entry.access_s),
-    )
+    );
+    if let Value::List(list) = &entry.value {
+        line.push_str(&list.debug_fields());
+    }
+    line
 }
 
 /// DEBUG RELOAD: without persistence, every value is rebuilt as loading a snapshot would

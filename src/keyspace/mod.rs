@@ -17,6 +17,7 @@ pub mod cut;
 pub mod digest;
 pub mod hash;
 pub mod indexed;
+pub mod list;
 pub mod pack;
 pub mod set;
 pub mod value;

@@ -2,6 +2,7 @@
 
 use super::digest::{Digest, mix_digest, xor_digest};
 use super::hash::HashValue;
+use super::list::ListValue;
 use super::set::SetValue;
 use super::zset::ZSet;
 use crate::util::{format_double, parse_i64};
@@ -17,6 +18,7 @@ pub enum Value {
     Hash(HashValue),
     Set(SetValue),
     ZSet(ZSet),
+    List(Box<ListValue>),
 }
 
 impl Value {
@@ -27,6 +29,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::List(_) => "list",
         }
     }
 
@@ -37,6 +40,7 @@ impl Value {
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
+            Value::List(l) => l.encoding_name(),
         }
     }
 
@@ -48,6 +52,7 @@ impl Value {
             Value::Hash(_) => 4,
             Value::Set(_) => 2,
             Value::ZSet(_) => 3,
+            Value::List(_) => 1,
         }
     }
 
@@ -76,6 +81,7 @@ impl Value {
                 xor_digest(digest, &element);
                 true
             }),
+            Value::List(l) => l.iter().for_each(|item| mix_digest(digest, item)),
         }
     }
 
@@ -97,6 +103,7 @@ impl Value {
                 n + m.with_bytes(rdb_string_size)
             }),
             Value::ZSet(z) => z.serialized_length(),
+            Value::List(l) => l.serialized_length(),
         }
     }
 
@@ -107,6 +114,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
+            Value::List(l) => std::mem::size_of::<ListValue>() + l.heap_size(),
         }
     }
 
@@ -130,6 +138,7 @@ impl Value {
             }
             Value::ZSet(ZSet::Pack(_)) => 1,
             Value::ZSet(z) => z.len(),
+            Value::List(l) => l.chunk_count(),
         }
     }
 
@@ -143,6 +152,7 @@ impl Value {
             Value::Hash(h) => Value::Hash(h.rebuilt()),
             Value::Set(s) => Value::Set(s.rebuilt()),
             Value::ZSet(z) => Value::ZSet(z.reloaded()),
+            Value::List(l) => Value::List(l.clone()),
         }
     }
 
@@ -178,6 +188,15 @@ impl Value {
                 for chunk in members.chunks(REWRITE_ITEMS_PER_COMMAND) {
                     let mut args: Vec<&[u8]> = vec![b"SADD", key];
                     args.extend(chunk.iter().map(|m| &m[..]));
+                    emit(&args);
+                }
+            }
+            Value::List(l) => {
+                let items: Vec<&[u8]> = l.iter().collect();
+                for batch in items.chunks(REWRITE_ITEMS_PER_COMMAND) {
+                    let mut args: Vec<&[u8]> = Vec::with_capacity(batch.len() + 2);
+                    args.extend_from_slice(&[b"RPUSH", key]);
+                    args.extend_from_slice(batch);
                     emit(&args);
                 }
             }

@@ -76,6 +76,8 @@ pub struct Client {
     pub redacted: Vec<usize>,
     /// How deep in `call()` the client is: 2 and more means inside EXEC.
     pub call_depth: u32,
+    /// Set by a command that blocked on keys: what the connection waits on.
+    pub blocked: Option<crate::commands::blocking::Pending>,
 }
 
 impl Client {
@@ -105,6 +107,7 @@ impl Client {
             last_command: None,
             redacted: Vec::new(),
             call_depth: 0,
+            blocked: None,
         }
     }
 
@@ -147,6 +150,7 @@ impl Client {
             unix: self.is_unix(),
             no_evict: self.no_evict,
             multi: self.multi.as_ref().map(|q| q.len() as i64).unwrap_or(-1),
+            blocked: self.blocked.is_some(),
             user: self.user.clone(),
             resp: if self.protocol == Protocol::Resp3 {
                 3
@@ -202,6 +206,8 @@ pub struct SharedInfo {
     pub no_evict: bool,
     /// Commands queued in MULTI, -1 outside a transaction.
     pub multi: i64,
+    /// Blocked on keys (flag `b`).
+    pub blocked: bool,
     pub user: String,
     pub resp: u8,
 }
@@ -213,6 +219,7 @@ impl SharedInfo {
         for (on, letter) in [
             (self.monitor, 'O'),
             (self.multi >= 0, 'x'),
+            (self.blocked, 'b'),
             (watch_dirty.load(Ordering::Relaxed), 'd'),
             (self.close_after_reply, 'c'),
             (self.unix, 'U'),

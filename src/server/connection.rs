@@ -69,10 +69,15 @@ where
     let mut client = Client::new(handle, peer, !server.auth_required());
     run(&server, &mut stream, &mut client).await;
 
-    // The client is gone: drop its WATCHes, its MONITOR feed and its registry entry.
+    // The client is gone: drop its WATCHes, its wait on keys, its MONITOR feed and its
+    // registry entry.
     {
         let mut state = server.state.lock();
         commands::transaction::unwatch_all(&mut state.store, &mut client);
+        if client.blocked.take().is_some() {
+            state.blocking.cancel(client.id);
+            server.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+        }
     }
     if client.monitor.take().is_some() {
         server.unsubscribe_monitor();
@@ -206,7 +211,7 @@ async fn process_input<S>(
     need_lsn: &mut u64,
 ) -> Result<(), CloseNow>
 where
-    S: AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut batch = Vec::new();
     loop {
@@ -219,6 +224,28 @@ where
             match run_batch(server, client, reply, &batch, &mut next, need_lsn) {
                 Step::Done => break,
                 Step::Close => return Err(CloseNow),
+                Step::Blocked => {
+                    // Replies so far leave now; the blocked command's comes when it is
+                    // served, times out or is unblocked.
+                    if !wait_durable(server, *need_lsn).await {
+                        return Err(CloseNow);
+                    }
+                    *need_lsn = 0;
+                    if write_out(server, client, stream, &reply.buf).await.is_err() {
+                        return Err(CloseNow);
+                    }
+                    reply.buf.clear();
+                    let wake = wait_blocked(server, stream, client, buf)
+                        .await
+                        .ok_or(CloseNow)?;
+                    *need_lsn = wake.lsn;
+                    if !matches!(client.reply_mode, ReplyMode::Off) {
+                        reply.raw(&wake.reply);
+                    }
+                    if wake.reply.starts_with(b"-") {
+                        server.state.lock().stats.record_error("UNBLOCKED");
+                    }
+                }
                 Step::Paused { writes } => {
                     // Replies of the requests already run leave now; then wait.
                     if !wait_durable(server, *need_lsn).await {
@@ -281,6 +308,8 @@ enum Step {
     Done,
     /// The request at `next` must wait for a CLIENT PAUSE to end.
     Paused { writes: bool },
+    /// The request before `next` blocked on keys: the client waits for its reply.
+    Blocked,
     /// The client must be dropped at once.
     Close,
 }
@@ -335,6 +364,10 @@ fn run_batch_locked(
         }
         run_one(server, state, client, reply, args);
         *next += 1;
+        if client.blocked.is_some() {
+            client.publish();
+            return Step::Blocked;
+        }
         drain_monitor(client, reply);
     }
     client.publish();
@@ -460,6 +493,69 @@ async fn wait_for_unpause(server: &Server, client: &Client, writes: bool) -> boo
         .idle_exempt
         .store(client.is_monitor(), Ordering::Relaxed);
     alive
+}
+
+/// Waits for the reply of a command that blocked on keys: served by another client's write,
+/// timed out, unblocked by CLIENT UNBLOCK. Input that arrives meanwhile is kept in `buf` for
+/// later. `None` when the client disconnects or is killed (its wait is dropped).
+async fn wait_blocked<S>(
+    server: &Server,
+    stream: &mut S,
+    client: &mut Client,
+    buf: &mut BytesMut,
+) -> Option<commands::blocking::Wake>
+where
+    S: AsyncRead + Unpin,
+{
+    let pending = client.blocked.take()?;
+    let handle = client.handle.clone();
+    handle.idle_exempt.store(true, Ordering::Relaxed);
+    let mut wake = pending.wake;
+    let deadline = pending.deadline_ms.map(|at| {
+        let left = (at - crate::util::now_ms()).max(0) as u64;
+        tokio::time::Instant::now() + Duration::from_millis(left)
+    });
+    let sleep = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep);
+    let outcome = loop {
+        tokio::select! {
+            woken = &mut wake => break woken.ok(),
+            _ = &mut sleep => {
+                let timed_out = server.state.lock().blocking.cancel(client.id);
+                break match timed_out {
+                    Some(reply) => Some(commands::blocking::Wake { reply, lsn: 0 }),
+                    // Served just before the deadline: the reply is in the channel.
+                    None => wake.try_recv().ok(),
+                };
+            }
+            _ = handle.kill.notified() => {
+                server.state.lock().blocking.cancel(client.id);
+                break None;
+            }
+            read = stream.read_buf(buf) => {
+                if matches!(read, Ok(0) | Err(_)) {
+                    // Gone: drop the wait unless it was served at this very moment.
+                    let cancelled = server.state.lock().blocking.cancel(client.id);
+                    if cancelled.is_none() {
+                        drop(wake.try_recv());
+                    }
+                    break None;
+                }
+                handle.query_buffer_bytes.store(buf.len(), Ordering::Relaxed);
+            }
+        }
+    };
+    server.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+    handle
+        .idle_exempt
+        .store(client.is_monitor(), Ordering::Relaxed);
+    client.publish();
+    outcome
 }
 
 /// Counts a client in `Server::blocked_clients` while it lives.

@@ -292,6 +292,7 @@ impl Server {
             config.get_i64("zset-max-listpack-value").max(0) as usize,
             Ordering::Relaxed,
         );
+        crate::keyspace::list::set_fill(config.get_i64("list-max-listpack-size"));
         log::set_level(config.get("loglevel"));
         if let Some(aof) = self.aof() {
             aof.set_policy(crate::persistence::aof::Fsync::parse(

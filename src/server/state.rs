@@ -22,6 +22,8 @@ pub struct State {
     /// What the writes changed, encoded for the append-only file (filled only while
     /// propagation is enabled).
     pub effects: Effects,
+    /// Clients blocked on keys (BLPOP & co.) and the keys ready to serve them.
+    pub blocking: crate::commands::blocking::Registry,
 }
 
 impl State {
@@ -33,6 +35,7 @@ impl State {
             latency: LatencyMonitor::default(),
             avg_ttl_ms: vec![0; databases],
             effects: Effects::default(),
+            blocking: Default::default(),
         }
     }
 
