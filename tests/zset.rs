@@ -1108,3 +1108,92 @@ fn sets_are_inputs_with_score_one() {
             .starts_with("-WRONGTYPE")
     );
 }
+
+/// BZPOPMIN, BZPOPMAX, BZMPOP served at once, refused, and inside MULTI (bytes from
+/// redis-server 7.0.15).
+#[test]
+fn blocking_pops_served_at_once_match_redis() {
+    let server = Server::start();
+    let mut raw = server.raw();
+    for (args, expected) in [
+        (&["ZADD", "z", "1.5", "a", "2", "b"][..], ":2\r\n"),
+        (
+            &["BZPOPMIN", "none", "z", "0"],
+            "*3\r\n$1\r\nz\r\n$1\r\na\r\n$3\r\n1.5\r\n",
+        ),
+        (
+            &["BZPOPMAX", "z", "0"],
+            "*3\r\n$1\r\nz\r\n$1\r\nb\r\n$1\r\n2\r\n",
+        ),
+        (&["BZPOPMIN", "z", "0.01"], "*-1\r\n"),
+        (&["SET", "s", "x"], "+OK\r\n"),
+        (
+            &["BZPOPMIN", "s", "0"],
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (&["BZPOPMIN", "z", "-1"], "-ERR timeout is negative\r\n"),
+        (
+            &["BZPOPMIN", "z", "abc"],
+            "-ERR timeout is not a float or out of range\r\n",
+        ),
+        (&["ZADD", "z", "3", "c", "4", "d"], ":2\r\n"),
+        (
+            &["BZMPOP", "0", "2", "none", "z", "MIN", "COUNT", "5"],
+            "*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n*2\r\n$1\r\nd\r\n$1\r\n4\r\n",
+        ),
+        (&["BZMPOP", "0.01", "1", "z", "MAX"], "*-1\r\n"),
+        (&["MULTI"], "+OK\r\n"),
+        (&["BZPOPMIN", "z", "0"], "+QUEUED\r\n"),
+        (&["BZMPOP", "0", "1", "z", "MIN"], "+QUEUED\r\n"),
+        (&["EXEC"], "*2\r\n*-1\r\n*-1\r\n"),
+        (&["HELLO", "3"], ""),
+        (&["ZADD", "z", "1.5", "a"], ":1\r\n"),
+        (
+            &["BZPOPMIN", "z", "0"],
+            "*3\r\n$1\r\nz\r\n$1\r\na\r\n,1.5\r\n",
+        ),
+        (&["BZPOPMIN", "z", "0.01"], "_\r\n"),
+    ] {
+        let got = raw.cmd(args);
+        if !expected.is_empty() {
+            assert_eq!(got, expected, "{args:?}");
+        }
+    }
+}
+
+/// A client blocked in BZPOPMIN is served by another client's ZADD, in the order clients
+/// blocked, and the AOF records the pop as ZPOPMIN.
+#[test]
+fn a_blocked_bzpopmin_is_woken_by_zadd_in_blocking_order() {
+    let dir = common::fresh_dir();
+    let server = Server::start_in(&dir, &["--appendonly", "yes"]);
+    let mut first = server.raw();
+    let mut second = server.raw();
+    first.send(&common::encode(&[b"BZPOPMIN", b"q", b"5"]));
+    std::thread::sleep(Duration::from_millis(100));
+    second.send(&common::encode(&[
+        b"BZMPOP", b"5", b"1", b"q", b"MAX", b"COUNT", b"2",
+    ]));
+    std::thread::sleep(Duration::from_millis(100));
+    let mut pusher = server.raw();
+    assert_eq!(
+        pusher.cmd(&["ZADD", "q", "1", "a", "2", "b", "3", "c"]),
+        ":3\r\n"
+    );
+    assert_eq!(
+        first.read_reply(),
+        b"*3\r\n$1\r\nq\r\n$1\r\na\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(
+        second.read_reply(),
+        b"*2\r\n$1\r\nq\r\n*2\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    );
+    assert_eq!(pusher.cmd(&["EXISTS", "q"]), ":0\r\n");
+    let incr = std::fs::read(dir.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
+    let text = String::from_utf8_lossy(&incr);
+    assert!(text.contains("ZPOPMIN\r\n$1\r\nq\r\n"), "{text}");
+    assert!(text.contains("ZPOPMAX\r\n$1\r\nq\r\n$1\r\n2\r\n"), "{text}");
+    assert!(!text.contains("BZ"), "{text}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -924,6 +924,85 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Serves BZPOPMIN/BZPOPMAX from `key`: `[key, member, score]`, recorded as `ZPOPMIN key` /
+/// `ZPOPMAX key` (as Redis records it, served at once or after blocking). Not served when
+/// the key holds no sorted set; WRONGTYPE for another type.
+fn serve_bzpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], _woken: bool) -> Result<bool, Error> {
+    let end = if eq_ignore_case(&request[0], "bzpopmin") {
+        End::Min
+    } else {
+        End::Max
+    };
+    if !check_write(ctx, key)? {
+        return Ok(false);
+    }
+    let popped = pop(ctx, key, end, 1);
+    let Some((score, member)) = popped.first() else {
+        return Ok(false);
+    };
+    ctx.reply.array(3);
+    ctx.reply.bulk(key);
+    ctx.reply.bulk(member);
+    ctx.reply.double(*score);
+    let name: &[u8] = match end {
+        End::Min => b"ZPOPMIN",
+        End::Max => b"ZPOPMAX",
+    };
+    ctx.propagate_as(&[name, &key[..]]);
+    Ok(true)
+}
+
+/// Serves BZMPOP from `key`, one of its keys: as ZMPOP does.
+fn serve_bzmpop(
+    ctx: &mut Ctx,
+    key: &Bytes,
+    request: &[Bytes],
+    _woken: bool,
+) -> Result<bool, Error> {
+    let mut mpop = parse_mpop(request, 2)?;
+    if !check_write(ctx, key)? {
+        return Ok(false);
+    }
+    mpop.keys = vec![key.clone()];
+    serve_mpop(ctx, &mpop)
+}
+
+/// Tries each key in order, then blocks until served or the timeout (a null array); where
+/// blocking is not allowed (MULTI), replies a null array at once.
+fn block_on(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    keys: &[Bytes],
+    deadline_ms: Option<i64>,
+    serve: super::blocking::ServeFn,
+) -> CmdResult {
+    for key in keys {
+        if serve(ctx, key, args, false)? {
+            return Ok(());
+        }
+    }
+    if ctx.can_block() {
+        ctx.block(keys, deadline_ms, serve, args, Reply::null_array);
+    } else {
+        ctx.reply.null_array();
+    }
+    Ok(())
+}
+
+/// BZPOPMIN key [key ...] timeout, and BZPOPMAX
+fn bzpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let deadline = super::blocking::parse_timeout(&args[args.len() - 1], ctx.now_ms)?;
+    let keys = &args[1..args.len() - 1];
+    block_on(ctx, args, keys, deadline, serve_bzpop)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]
+fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let deadline = super::blocking::parse_timeout(&args[1], ctx.now_ms)?;
+    let mpop = parse_mpop(args, 2)?;
+    block_on(ctx, args, &mpop.keys, deadline, serve_bzmpop)
+}
+
 /// ZRANDMEMBER key [count [WITHSCORES]]
 fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() == 2 {
@@ -1372,6 +1451,22 @@ const fn reader(
     }
 }
 
+const BZPOP_KEYS: &[KeySpec] = &[KeySpec {
+    notes: "",
+    flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+    begin: BeginSearch::Index(1),
+    find: FindKeys::Range {
+        lastkey: -2,
+        keystep: 1,
+        limit: 0,
+    },
+}];
+
+const BZPOP_HISTORY: &[(&str, &str)] = &[(
+    "6.0.0",
+    "`timeout` is interpreted as a double instead of an integer.",
+)];
+
 pub const COMMANDS: &[Command] = &[
     Command {
         name: "zadd",
@@ -1574,6 +1669,62 @@ pub const COMMANDS: &[Command] = &[
         since: "5.0.0",
         complexity: POP_COMPLEXITY,
         key_specs: RW_ACCESS_DELETE,
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "bzpopmin",
+        arity: -3,
+        flags: flag::WRITE | flag::NOSCRIPT | flag::BLOCKING | flag::FAST,
+        acl: acl::SORTEDSET,
+        first_key: 1,
+        last_key: -2,
+        key_step: 1,
+        handler: bzpop,
+        group: "sorted-set",
+        summary: "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
+        since: "5.0.0",
+        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        key_specs: BZPOP_KEYS,
+        history: BZPOP_HISTORY,
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "bzpopmax",
+        arity: -3,
+        flags: flag::WRITE | flag::NOSCRIPT | flag::BLOCKING | flag::FAST,
+        acl: acl::SORTEDSET,
+        first_key: 1,
+        last_key: -2,
+        key_step: 1,
+        handler: bzpop,
+        group: "sorted-set",
+        summary: "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
+        since: "5.0.0",
+        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        key_specs: BZPOP_KEYS,
+        history: BZPOP_HISTORY,
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "bzmpop",
+        arity: -5,
+        flags: flag::WRITE | flag::BLOCKING,
+        acl: acl::SORTEDSET,
+        handler: bzmpop,
+        group: "sorted-set",
+        summary: "Remove and return members with scores in a sorted set or block until one is available",
+        since: "7.0.0",
+        complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        key_specs: &[KeySpec {
+            notes: "",
+            flags: key_flag::RW | key_flag::ACCESS | key_flag::DELETE,
+            begin: BeginSearch::Index(2),
+            find: FindKeys::Keynum {
+                keynumidx: 0,
+                firstkey: 1,
+                keystep: 1,
+            },
+        }],
         ..Command::DEFAULT
     },
     Command {
