@@ -8,6 +8,8 @@
 # Both servers run with the same options (persistence off unless EXTRA_SERVER_ARGS says
 # otherwise), each pinned to CPU 0 when taskset exists, the client to CPU 1.
 # Prints one line per test and pipeline depth: median rps of each, min-max, and kopi/redis.
+# With an AOF on, it also prints the size of each server's appendonlydir after each round, to
+# show that both really wrote one.
 set -euo pipefail
 
 ROUNDS=${1:-3}
@@ -43,6 +45,9 @@ run_one() {
   $PIN_CLIENT redis-benchmark -p "$port" -c "$CLIENTS" -n "$REQUESTS" -P "$pipeline" -t "$TESTS" --csv 2>/dev/null \
     | tail -n +2 | tr -d '"' | awk -F, '{print $1, $2}' >>"$WORK/$name.$pipeline"
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  if [ -d "$WORK/$name-data/appendonlydir" ]; then
+    du -sb "$WORK/$name-data/appendonlydir" | cut -f1 >>"$WORK/$name.aof"
+  fi
   rm -rf "$WORK/$name-data"
 }
 
@@ -73,3 +78,8 @@ for p in pipelines:
         km, rm = statistics.median(k), statistics.median(r)
         print(f"{test:<22}{p:>3}{f'{km:,.0f} ({min(k):,.0f}-{max(k):,.0f})':>30}{f'{rm:,.0f} ({min(r):,.0f}-{max(r):,.0f})':>30}{km / rm if rm else 0:>12.2f}")
 PY
+for name in kopi redis; do
+  if [ -f "$WORK/$name.aof" ]; then
+    echo "# $name appendonlydir bytes after each round: $(tr '\n' ' ' <"$WORK/$name.aof")"
+  fi
+done
