@@ -92,6 +92,9 @@ pub struct Aof {
     /// The writer has something to do (or must stop).
     kick: Mutex<Kick>,
     kicked: Condvar,
+    /// The everysec fsync thread's own wake-up (only a stop wakes it early): sharing `kicked`
+    /// would wake it on every write.
+    stopping: Condvar,
     /// `strerror` of the write or fsync error in force; `None` when writes are accepted.
     error: Mutex<Option<String>>,
     error_flag: AtomicBool,
@@ -204,8 +207,9 @@ pub enum RewriteOrder {
     AlreadyInProgress,
 }
 
-/// Serialized bytes per hold of the keyspace lock while a base is written.
-const REWRITE_STEP_BYTES: usize = 256 * 1024;
+/// Serialized bytes per hold of the keyspace lock while a base is written: about one shard
+/// of a database of a million keys (a shard is always serialized whole).
+const REWRITE_STEP_BYTES: usize = 32 * 1024;
 
 impl Aof {
     pub fn policy(&self) -> Fsync {
@@ -290,7 +294,7 @@ impl Aof {
         if let Ok(mut kick) = self.kick.lock() {
             kick.pending = true;
         }
-        self.kicked.notify_all();
+        self.kicked.notify_one();
     }
 
     /// Waits until the records up to `lsn` are as durable as `appendfsync` requires for a
@@ -451,6 +455,7 @@ impl Aof {
             kick.stop = true;
         }
         self.kicked.notify_all();
+        self.stopping.notify_all();
         let threads = match self.threads.lock() {
             Ok(mut t) => std::mem::take(&mut *t),
             Err(_) => Vec::new(),
@@ -722,6 +727,7 @@ fn build(
         policy: AtomicU8::new(policy.to_u8()),
         kick: Mutex::new(Kick::default()),
         kicked: Condvar::new(),
+        stopping: Condvar::new(),
         error: Mutex::new(None),
         error_flag: AtomicBool::new(false),
         current_size: AtomicU64::new(0),
@@ -1424,17 +1430,16 @@ fn write_base(
         // shard per step, then the delay for its keys with the lock released.
         let delay_us = server.config.read().get_i64("rdb-key-save-delay");
         let budget = if delay_us > 0 { 1 } else { REWRITE_STEP_BYTES };
-        let progress = server
-            .state
-            .lock()
-            .store
-            .advance_cut(cut, budget, |db, bytes| {
-                if db != selected {
-                    encode(&mut buf, &[b"SELECT", index.format(db).as_bytes()]);
-                    selected = db;
-                }
-                buf.extend_from_slice(bytes);
-            });
+        let mut state = server.state.lock();
+        let progress = state.store.advance_cut(cut, budget, |db, bytes| {
+            if db != selected {
+                encode(&mut buf, &[b"SELECT", index.format(db).as_bytes()]);
+                selected = db;
+            }
+            buf.extend_from_slice(bytes);
+        });
+        // Clients waiting for the lock get it before this thread takes it again.
+        parking_lot::MutexGuard::unlock_fair(state);
         if progress == Progress::Gone {
             return Err("the snapshot was abandoned".into());
         }
@@ -1578,7 +1583,7 @@ fn fsync_loop(aof: &Aof) {
             if kick.stop || wait.is_zero() {
                 kick.stop
             } else {
-                match aof.kicked.wait_timeout(kick, wait) {
+                match aof.stopping.wait_timeout(kick, wait) {
                     Ok((k, _)) => k.stop,
                     Err(_) => return,
                 }
