@@ -531,7 +531,8 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
                 }
             }
             if output_len > 0 {
-                ctx.db().set(destination, Value::List(Box::new(list)), false, now);
+                ctx.db()
+                    .set(destination, Value::List(Box::new(list)), false, now);
                 ctx.modified(destination);
                 // Redis counts one change per stored element.
                 ctx.state.store.dirty += output_len as u64 - 1;
