@@ -214,7 +214,7 @@ fn parse_decimal(s: &[u8]) -> Option<f64> {
     }
     let value: f64 = std::str::from_utf8(s).ok()?.parse().ok()?;
     let out_of_range =
-        value.is_infinite() || (nonzero && value < f64::MIN_POSITIVE && value >= 0.0);
+        value.is_infinite() || (nonzero && (0.0..f64::MIN_POSITIVE).contains(&value));
     (!out_of_range).then_some(value)
 }
 
