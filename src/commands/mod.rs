@@ -12,6 +12,7 @@ pub mod list;
 pub mod propagate;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod table;
 pub mod transaction;
@@ -43,6 +44,7 @@ const FAMILIES: &[&[Command]] = &[
     hash::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
+    sort::COMMANDS,
 ];
 
 /// Top-level commands by lowercase name.

@@ -367,14 +367,10 @@ fn getkeys(args: &[Bytes]) -> Result<Vec<(usize, u32)>, Error> {
         ));
     }
     let keys = match command.keys_fn {
-        Some(keys_fn) => {
-            let flags = command.key_specs().first().map_or(0, |s| s.flags);
-            keys_fn(request)
-                .into_iter()
-                .filter(|&i| i < request.len())
-                .map(|i| (i, flags))
-                .collect()
-        }
+        Some(keys_fn) => keys_fn(request)
+            .into_iter()
+            .filter(|&(i, _)| i < request.len())
+            .collect(),
         None => command.keys_from_specs(request).unwrap_or_default(),
     };
     if keys.is_empty() && !command.has(flag::NO_MANDATORY_KEYS) {

@@ -7,8 +7,9 @@ use super::Ctx;
 use crate::error::CmdResult;
 
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
-/// For commands whose keys are not at fixed positions: the argument indexes that are keys.
-pub type KeysFn = fn(&[Bytes]) -> Vec<usize>;
+/// For commands whose keys are not at fixed positions: the argument indexes that are keys,
+/// each with its key-spec flags (Redis's `getkeys_proc`).
+pub type KeysFn = fn(&[Bytes]) -> Vec<(usize, u32)>;
 /// For commands whose key flags depend on the arguments: the flags for this call.
 pub type VariableKeyFlags = fn(&[Bytes]) -> u32;
 
@@ -377,7 +378,7 @@ impl Command {
     /// The indexes of the key arguments in `args`.
     pub fn key_positions(&self, args: &[Bytes]) -> Vec<usize> {
         if let Some(keys_fn) = self.keys_fn {
-            return keys_fn(args);
+            return keys_fn(args).into_iter().map(|(pos, _)| pos).collect();
         }
         self.keys_from_specs(args)
             .map(|keys| keys.into_iter().map(|(pos, _)| pos).collect())

@@ -179,7 +179,8 @@ impl ZSet {
         }
     }
 
-    fn convert_to_tree(&mut self) {
+    /// Converts a listpack set to the skiplist encoding (SORT does, as Redis).
+    pub fn convert_to_tree(&mut self) {
         if let ZSet::Pack(p) = self {
             let mut tree = Tree::default();
             for (score, member) in p.iter() {
