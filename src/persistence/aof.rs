@@ -106,6 +106,10 @@ pub struct Aof {
     rewrite_base_size: AtomicU64,
     /// An everysec fdatasync is running (`aof_pending_bio_fsync`).
     fsync_pending: AtomicBool,
+    /// An fdatasync of the incr file failed: the kernel may have dropped its dirty pages, so
+    /// the file is not trusted again; writes are refused until a rewrite from memory commits a
+    /// new base (which holds everything) and clears this.
+    fsync_failed: AtomicBool,
     /// `no-appendfsync-on-rewrite`: the everysec fsync pauses while a rewrite runs.
     no_fsync_on_rewrite: AtomicBool,
     /// `aof-disable-auto-gc`: history files stay (listed as `type h`) after a rewrite.
@@ -734,6 +738,7 @@ fn build(
         base_size: AtomicU64::new(0),
         rewrite_base_size: AtomicU64::new(0),
         fsync_pending: AtomicBool::new(false),
+        fsync_failed: AtomicBool::new(false),
         no_fsync_on_rewrite: AtomicBool::new(
             server.config.read().get_bool("no-appendfsync-on-rewrite"),
         ),
@@ -966,6 +971,7 @@ fn drain(aof: &Aof, sink: &mut Sink, lsn: u64, sync: bool) -> bool {
                 Err(e) => {
                     let text = strerror(&e);
                     log::warning(&format!("Fail to fsync the AOF file: {text}"));
+                    aof.fsync_failed.store(true, Ordering::Relaxed);
                     aof.set_error(Some(text));
                 }
             }
@@ -1543,6 +1549,13 @@ fn commit(aof: &Aof, temp_base: &Path, base_len: u64, initial: bool) -> Result<(
     if initial {
         aof.initial.store(false, Ordering::Relaxed);
     }
+    // The new base holds everything the untrusted file held: writes are accepted again.
+    if aof.fsync_failed.swap(false, Ordering::Relaxed) {
+        log::warning(
+            "The AOF was rewritten from memory after an fsync error: writes are accepted again.",
+        );
+        aof.set_error(None);
+    }
     Ok(())
 }
 
@@ -1572,7 +1585,6 @@ fn write_failed(aof: &Aof, sink: &Sink, e: &io::Error, first: bool) {
 
 /// The everysec thread: one fdatasync a second of what was written, off every reply's path.
 fn fsync_loop(aof: &Aof) {
-    let mut failed = false;
     let mut last = Instant::now();
     loop {
         let wait = Duration::from_secs(1).saturating_sub(last.elapsed());
@@ -1600,6 +1612,7 @@ fn fsync_loop(aof: &Aof) {
         // rewrite; under `always` kopi still syncs every group (the contract comes first).
         let paused = aof.no_fsync_on_rewrite.load(Ordering::Relaxed)
             && aof.rewriting.load(Ordering::Relaxed);
+        let failed = aof.fsync_failed.load(Ordering::Relaxed);
         if aof.policy() != Fsync::Everysec || failed || paused {
             continue;
         }
@@ -1620,7 +1633,7 @@ fn fsync_loop(aof: &Aof) {
                 log::warning(&format!("Fail to fsync the AOF file: {text}"));
                 // The kernel may have dropped the pages: never trust this descriptor again.
                 aof.set_error(Some(text));
-                failed = true;
+                aof.fsync_failed.store(true, Ordering::Relaxed);
             }
         }
     }
@@ -1953,6 +1966,48 @@ mod tests {
         wait_until("the fsync after the rewrite", || aof.synced_lsn() >= lsn);
         assert!(storage.calls(Op::SyncData) >= 1);
         aof.shutdown();
+    }
+
+    #[test]
+    fn after_a_failed_fsync_writes_are_refused_until_a_rewrite_commits() {
+        let tmp = TempDir::new("aof-fsync-error");
+        let server = Server::new(Config::default());
+        let dir = tmp.0.join("appendonlydir");
+        let manifest = prepare_dir(&dir, &AppendFilename::default()).unwrap();
+        let storage = Arc::new(FaultyStorage::new());
+        // The first fdatasync (the everysec thread's) fails.
+        storage.fail(Op::SyncData, 1, libc::EIO);
+        let aof = start_with_storage(&server, &dir, &manifest, storage.clone()).unwrap();
+        *server.aof_slot.write() = Some(aof.clone());
+        let lsn = {
+            let mut state = server.state.lock();
+            let value =
+                crate::keyspace::Value::String(crate::keyspace::StringValue::from_bytes(b"v"));
+            state.store.dbs[0].set(b"k", value, false, 0);
+            state.effects.begin_unit(0);
+            state.effects.push(0, &[&b"SET"[..], b"k", b"v"]);
+            state.effects.end_unit();
+            state.effects.lsn()
+        };
+        aof.wake();
+        wait_until("the fsync error", || aof.write_error().is_some());
+        assert_eq!(aof.write_error().as_deref(), Some("Input/output error"));
+        assert!(aof.synced_lsn() < lsn);
+        // Never retried on the same file: still refused a while later.
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(aof.write_error().is_some());
+        assert_eq!(aof.order_rewrite(false), RewriteOrder::Started);
+        wait_until("the rewrite", || !aof.rewrite_in_progress());
+        assert_eq!(aof.write_error(), None);
+        assert!(aof.last_rewrite_ok());
+        aof.shutdown();
+        // The rewritten directory loads with the write.
+        let fresh = Server::new(Config::default());
+        let manifest = Manifest::load(&dir, &AppendFilename::default())
+            .unwrap()
+            .unwrap();
+        load(&fresh, &dir, &manifest, false).unwrap();
+        assert_eq!(fresh.state.lock().store.dbs[0].len(), 1);
     }
 
     #[test]
