@@ -715,3 +715,34 @@ fn a_slow_writer_holds_the_reply_back_until_the_record_is_in_the_file() {
         );
     }
 }
+
+/// Redis's "AOF+EXPIRE": while the log is replayed no key expires, so a list pushed to after
+/// a PEXPIREAT in the past keeps both elements and the deadline, and is gone once loaded.
+#[test]
+fn keys_do_not_expire_while_the_log_is_replayed() {
+    let d = dir();
+    let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    crash(server);
+    let mut incr = Vec::new();
+    for args in [
+        &[&b"RPUSH"[..], b"list", b"foo"][..],
+        &[b"PEXPIREAT", b"list", b"1000"],
+        &[b"RPUSH", b"list", b"bar"],
+        &[b"SET", b"s", b"v", b"PXAT", b"1000"],
+        &[b"APPEND", b"s", b"w"],
+        &[b"SET", b"kept", b"yes"],
+    ] {
+        incr.extend(common::encode(args));
+    }
+    std::fs::write(d.0.join(INCR), incr).unwrap();
+    let server = Server::start_in(
+        &d.0,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["LLEN", "list"]), ":0\r\n");
+    assert_eq!(raw.cmd(&["EXISTS", "s", "kept"]), ":1\r\n");
+    // DEBUG LOADAOF replays the same way.
+    assert_eq!(raw.cmd(&["DEBUG", "LOADAOF"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["EXISTS", "list", "s", "kept"]), ":1\r\n");
+}

@@ -129,8 +129,9 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: Unit, relative: bool) -> 
         ctx.reply.int(0);
         return Ok(());
     }
-    if when <= now {
-        // A deadline already passed deletes the key (recorded as a deletion, not an expiry).
+    if when <= now && !crate::keyspace::expiry_suspended() {
+        // A deadline already passed deletes the key (recorded as a deletion, not an expiry);
+        // not while loading, where the deadline is set as logged.
         ctx.db().remove(key, now);
         ctx.modified(key);
         let delete = ctx.state.effects.expired_delete_command();

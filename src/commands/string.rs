@@ -444,8 +444,8 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     reply_string(reply, s);
     let had_ttl = entry.expire_at_ms != NO_EXPIRY;
     if let Some(at) = deadline {
-        if at <= now {
-            // An EXAT/PXAT already in the past deletes the key.
+        if at <= now && !crate::keyspace::expiry_suspended() {
+            // An EXAT/PXAT already in the past deletes the key (not while loading).
             ctx.db().remove(key, now);
             ctx.modified(key);
             let delete = ctx.state.effects.expired_delete_command();

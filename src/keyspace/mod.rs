@@ -38,6 +38,36 @@ pub use value::{StringValue, Value};
 pub static EXPIRY_DELETIONS_PAUSED: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
+thread_local! {
+    /// Set on the thread that replays the AOF: no key counts as expired and a deadline
+    /// already past is set rather than deleting the key (Redis's `keyIsExpired` and
+    /// `checkAlreadyExpired` while loading), so a replay rebuilds exactly what was logged;
+    /// keys past their deadline expire once loading is over. Per thread: only the replay's
+    /// commands run on the loading thread (clients served meanwhile run on their own).
+    static EXPIRY_SUSPENDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether expiry is suspended on this thread (it is replaying the AOF).
+#[inline]
+pub fn expiry_suspended() -> bool {
+    EXPIRY_SUSPENDED.with(|s| s.get())
+}
+
+/// Suspends expiry on this thread until the returned guard is dropped (a replay of the AOF).
+pub fn suspend_expiry() -> ExpirySuspended {
+    EXPIRY_SUSPENDED.with(|s| s.set(true));
+    ExpirySuspended(())
+}
+
+/// Expiry is suspended on this thread while this lives.
+pub struct ExpirySuspended(());
+
+impl Drop for ExpirySuspended {
+    fn drop(&mut self) {
+        EXPIRY_SUSPENDED.with(|s| s.set(false));
+    }
+}
+
 /// Shards per database (a power of two).
 pub const SHARDS: usize = 1024;
 const SHARD_BITS: u32 = SHARDS.trailing_zeros();
@@ -85,7 +115,7 @@ impl Entry {
     }
 
     pub fn is_expired(&self, now_ms: i64) -> bool {
-        self.expire_at_ms != NO_EXPIRY && self.expire_at_ms <= now_ms
+        self.expire_at_ms != NO_EXPIRY && self.expire_at_ms <= now_ms && !expiry_suspended()
     }
 }
 

@@ -1701,6 +1701,8 @@ pub fn load_held(
         unix_path: None,
     };
     let mut reply = Reply::new(Protocol::Resp2);
+    // Keys do not expire while the log is replayed, as in Redis.
+    let _suspended = crate::keyspace::suspend_expiry();
     // Progress for INFO, `key-load-delay`, and the lock handed to clients now and then.
     let mut pacer = Pacer::new(
         &server.loading,
