@@ -496,20 +496,7 @@ pub fn prepare_dir(dir: &Path, filename: &AppendFilename) -> Result<Manifest, St
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
     upgrade_single_file(dir, filename, &mut manifest)?;
-    if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            format!(
-                "Can't create the AOF directory {}: {}",
-                dir.display(),
-                strerror(&e)
-            )
-        })?;
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        pfs::fsync_dir(&parent).map_err(|e| strerror(&e))?;
-    }
+    create_dir(dir)?;
     remove_temp_files(dir, &manifest);
     let mut changed = false;
     if manifest.base().is_none() && manifest.incrs().is_empty() {
@@ -588,6 +575,32 @@ fn remove_temp_files(dir: &Path, manifest: &Manifest) {
     }
 }
 
+/// Creates the AOF directory if it is missing, durably (its parent is fsynced).
+fn create_dir(dir: &Path) -> Result<(), String> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        format!(
+            "Can't create the AOF directory {}: {}",
+            dir.display(),
+            strerror(&e)
+        )
+    })?;
+    pfs::fsync_dir(pfs::parent_dir(dir)).map_err(|e| strerror(&e))
+}
+
+/// A new base's first line with `aof-timestamp-enabled` (`#TS:<unix seconds>`, as Redis's
+/// rewrite writes it); the next record's annotation starts from this second.
+fn base_header(state: &mut State, now_ms: i64) -> Vec<u8> {
+    if !state.effects.timestamps_enabled() {
+        return Vec::new();
+    }
+    let now_s = now_ms.div_euclid(1000);
+    state.effects.note_timestamp(now_s);
+    format!("#TS:{now_s}\r\n").into_bytes()
+}
+
 /// Moves a pre-7.0 single append-only file `<F>` (next to the AOF directory) into the
 /// directory as its base, as Redis 7.0 does, when the directory does not exist, its manifest
 /// lists nothing, or an earlier upgrade stopped after persisting the manifest. Each step can
@@ -598,11 +611,7 @@ fn upgrade_single_file(
     manifest: &mut Manifest,
 ) -> Result<(), String> {
     let storage = OsStorage;
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let old = file_path(&parent, filename.as_bytes());
+    let old = file_path(pfs::parent_dir(dir), filename.as_bytes());
     let moved = file_path(dir, filename.as_bytes());
     if !old.is_file() {
         return Ok(());
@@ -615,16 +624,7 @@ fn upgrade_single_file(
     if !(!dir.exists() || manifest.is_empty() || interrupted) {
         return Ok(());
     }
-    if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            format!(
-                "Can't create the AOF directory {}: {}",
-                dir.display(),
-                strerror(&e)
-            )
-        })?;
-        pfs::fsync_dir(&parent).map_err(|e| strerror(&e))?;
-    }
+    create_dir(dir)?;
     manifest.upgrade_from_single_file(filename);
     manifest
         .persist(&storage, dir, filename)
@@ -817,16 +817,7 @@ pub fn enable_at_runtime(server: &Arc<Server>, state: &mut State) -> Result<Arc<
         );
     }
     let (dir, filename) = paths(server)?;
-    if !dir.exists() {
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            format!(
-                "Can't create the AOF directory {}: {}",
-                dir.display(),
-                strerror(&e)
-            )
-        })?;
-        pfs::fsync_dir(pfs::parent_dir(&dir)).map_err(|e| strerror(&e))?;
-    }
+    create_dir(&dir)?;
     let manifest = Manifest::load(&dir, &filename)
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
@@ -839,12 +830,7 @@ pub fn enable_at_runtime(server: &Arc<Server>, state: &mut State) -> Result<Arc<
     aof.initial.store(true, Ordering::Relaxed);
     state.effects.set_enabled(true);
     let now_ms = crate::util::now_ms();
-    let mut header = Vec::new();
-    if state.effects.timestamps_enabled() {
-        let now_s = now_ms.div_euclid(1000);
-        header.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
-        state.effects.note_timestamp(now_s);
-    }
+    let header = base_header(state, now_ms);
     let cut = state.store.begin_cut(now_ms, write_entry);
     if let Ok(mut control) = aof.rewrite.lock() {
         control.requested = true;
@@ -1158,10 +1144,8 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, Vec<u8>)>) -> R
     let storage = &*aof.storage;
     let pid = std::process::id();
     let initial = aof.initial.load(Ordering::Relaxed);
-    let mut header = Vec::new();
-    let cut = if let Some((cut, taken)) = cut_taken {
-        header = taken;
-        cut
+    let (cut, header) = if let Some(taken) = cut_taken {
+        taken
     } else {
         let (file, path) = if initial {
             create_temp_incr(aof)?
@@ -1174,11 +1158,7 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, Vec<u8>)>) -> R
         // The new file starts with a SELECT of its own.
         state.effects.reset_selected_db();
         let now_ms = crate::util::now_ms();
-        if state.effects.timestamps_enabled() {
-            let now_s = now_ms.div_euclid(1000);
-            header.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
-            state.effects.note_timestamp(now_s);
-        }
+        let header = base_header(&mut state, now_ms);
         if let Ok(mut s) = aof.switch.lock() {
             *s = Some(Switch {
                 file,
@@ -1190,7 +1170,7 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, Vec<u8>)>) -> R
         let cut = state.store.begin_cut(now_ms, write_entry);
         drop(state);
         aof.wake();
-        cut
+        (cut, header)
     };
     let temp_name = format!("temp-rewriteaof-bg-{pid}.aof");
     let temp_path = aof.dir.join(&temp_name);
@@ -1237,10 +1217,7 @@ pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<Rewri
         return Err("The server is stopping".into());
     };
     let now_ms = crate::util::now_ms();
-    let mut header = Vec::new();
-    if state.effects.timestamps_enabled() {
-        header.extend_from_slice(format!("#TS:{}\r\n", now_ms.div_euclid(1000)).as_bytes());
-    }
+    let header = base_header(state, now_ms);
     let cut = state.store.begin_cut(now_ms, write_entry);
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
@@ -1272,16 +1249,7 @@ pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<Rewri
 fn rewrite_offline(server: &Server, cut: CutId, header: &[u8]) -> Result<(), String> {
     let storage = OsStorage;
     let (dir, filename) = paths(server)?;
-    if !dir.exists() {
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            format!(
-                "Can't create the AOF directory {}: {}",
-                dir.display(),
-                strerror(&e)
-            )
-        })?;
-        pfs::fsync_dir(pfs::parent_dir(&dir)).map_err(|e| strerror(&e))?;
-    }
+    create_dir(&dir)?;
     let mut manifest = Manifest::load(&dir, &filename)
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
