@@ -746,3 +746,48 @@ fn random_list_commands_match_redis() {
         theirs.cmd(&["DEBUG", "DIGEST"])
     );
 }
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD: elements at least that long sit alone in a node (Redis's
+/// plain nodes), and the list reads back the same.
+#[test]
+fn elements_over_the_packed_threshold_get_nodes_of_their_own() {
+    let server = common::Server::start_with(&["--enable-debug-command", "yes"]);
+    let mut raw = server.raw();
+    let nodes = |raw: &mut common::Raw, key: &str| -> String {
+        let line = raw.cmd(&["DEBUG", "OBJECT", key]);
+        line.split_whitespace()
+            .find_map(|f| f.strip_prefix("ql_nodes:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let big = |c: char| c.to_string().repeat(500);
+    for c in ['a', 'b', 'c', 'd'] {
+        raw.cmd(&["LPUSH", "packed", &big(c)]);
+    }
+    assert_eq!(nodes(&mut raw, "packed"), "1");
+    assert_eq!(
+        raw.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1b"]),
+        "+OK\r\n"
+    );
+    for c in ['a', 'b', 'c', 'd'] {
+        raw.cmd(&["LPUSH", "plain", &big(c)]);
+    }
+    assert_eq!(nodes(&mut raw, "plain"), "4");
+    raw.cmd(&["LINSERT", "plain", "AFTER", &big('d'), &big('e')]);
+    for c in ['d', 'e', 'c', 'b', 'a'] {
+        assert_eq!(
+            raw.cmd(&["LPOP", "plain"]),
+            format!("$500\r\n{}\r\n", big(c))
+        );
+    }
+    for bad in ["5gb", "abc", "-1"] {
+        assert_eq!(
+            raw.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", bad]),
+            "-ERR argument must be a memory value bigger than 1 and smaller than 4gb\r\n"
+        );
+    }
+    assert_eq!(
+        raw.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"]),
+        "+OK\r\n"
+    );
+}

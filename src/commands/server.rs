@@ -1004,6 +1004,9 @@ const DEBUG_HELP: &[&str] = &[
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
     "    true, false.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+    "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
     "RELOAD [option ...]",
     "    Rebuild every value as loading a snapshot would (kopi has no persistence",
     "    yet: nothing is written to disk). Valid <option> values: MERGE, NOFLUSH.",
@@ -1079,6 +1082,15 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ("protocol", 3) => debug_protocol(ctx, &args[2])?,
         ("reload", _) => debug_reload(ctx, args)?,
         ("loadaof", 2) => debug_loadaof(ctx)?,
+        ("quicklist-packed-threshold", 3) => {
+            let size = crate::server::config::parse_memory(&String::from_utf8_lossy(&args[2]));
+            if !size.is_some_and(crate::keyspace::list::set_packed_threshold) {
+                return Err(Error::new(
+                    "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
+                ));
+            }
+            ctx.reply.ok();
+        }
         ("aof-flush-sleep", 3) => {
             if let Some(aof) = ctx.server.aof() {
                 aof.set_flush_sleep_us(leading_i64(&args[2]).max(0) as u64);

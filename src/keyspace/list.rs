@@ -69,9 +69,38 @@ fn listpack_entry_size(item: &[u8]) -> usize {
 /// What the quicklist adds to an element's length when estimating a node's growth.
 const SIZE_ESTIMATE_OVERHEAD: usize = 8;
 
+/// Elements at least this long sit alone in a chunk (Redis's quicklist "plain" nodes:
+/// `packed_threshold`, 1 GiB unless DEBUG QUICKLIST-PACKED-THRESHOLD changes it).
+static PACKED_THRESHOLD: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(DEFAULT_PACKED_THRESHOLD);
+const DEFAULT_PACKED_THRESHOLD: usize = 1 << 30;
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD, with Redis's limits: 0 restores the default; false
+/// (nothing changed) above 4 GiB - 1 MiB.
+pub fn set_packed_threshold(size: u64) -> bool {
+    if size > (1u64 << 32) - (1 << 20) {
+        return false;
+    }
+    let size = if size == 0 {
+        DEFAULT_PACKED_THRESHOLD
+    } else {
+        size as usize
+    };
+    PACKED_THRESHOLD.store(size, Ordering::Relaxed);
+    true
+}
+
+fn is_plain(len: usize) -> bool {
+    len >= PACKED_THRESHOLD.load(Ordering::Relaxed)
+}
+
 /// Whether a chunk of `bytes` listpack bytes and `count` elements may take one more element
-/// of `len` bytes (the quicklist's insertion rule; the fill is clamped to -5..=32768).
+/// of `len` bytes (the quicklist's insertion rule; the fill is clamped to -5..=32768). A plain
+/// element never joins a chunk.
 fn fits(bytes: usize, count: usize, len: usize) -> bool {
+    if is_plain(len) {
+        return false;
+    }
     let new_size = bytes + len + SIZE_ESTIMATE_OVERHEAD;
     let fill = fill().clamp(-5, 1 << 15);
     if fill < 0 {
@@ -139,7 +168,9 @@ impl Chunk {
     }
 
     fn accepts(&self, item: &[u8]) -> bool {
-        fits(self.lp_bytes as usize, self.len(), item.len())
+        // A chunk holding a plain element takes nothing else.
+        let plain = self.len() == 1 && is_plain(self.get(0).len());
+        !plain && fits(self.lp_bytes as usize, self.len(), item.len())
     }
 
     fn encode(item: &[u8]) -> Vec<u8> {
