@@ -791,3 +791,33 @@ fn elements_over_the_packed_threshold_get_nodes_of_their_own() {
         "+OK\r\n"
     );
 }
+
+/// Redis's "BRPOPLPUSH with wrong destination type": a waiter served onto a destination of
+/// another type gets WRONGTYPE and is unblocked, the element stays; a waiter whose source
+/// becomes another type stays blocked.
+#[test]
+fn a_waiter_with_a_wrong_type_destination_gets_wrongtype_and_the_element_stays() {
+    let server = common::Server::start();
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["SET", "target", "nolist"]), "+OK\r\n");
+    let mut waiter = server.raw();
+    waiter.send(&common::encode(&[b"BRPOPLPUSH", b"blist", b"target", b"0"]));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(raw.cmd(&["RPUSH", "blist", "foo"]), ":1\r\n");
+    assert_eq!(
+        waiter.read_reply(),
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["LRANGE", "blist", "0", "-1"]),
+        "*1\r\n$3\r\nfoo\r\n"
+    );
+    // A source that turns into another type leaves the waiter blocked until a list is there.
+    let mut waiter = server.raw();
+    waiter.send(&common::encode(&[b"BLPOP", b"src", b"0"]));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(raw.cmd(&["SET", "src", "x"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["DEL", "src"]), ":1\r\n");
+    assert_eq!(raw.cmd(&["RPUSH", "src", "v"]), ":1\r\n");
+    assert_eq!(waiter.read_reply(), b"*2\r\n$3\r\nsrc\r\n$1\r\nv\r\n");
+}

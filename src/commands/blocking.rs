@@ -297,6 +297,16 @@ fn serve_one(server: &Server, state: &mut State, id: u64, key: &Bytes) {
         ctx.state.drain_expired();
         (served, ctx.declared)
     };
+    // An error past the key's type check (BLMOVE's destination of the wrong type) is the
+    // waiter's reply: it is unblocked with it, as in Redis, and nothing is recorded.
+    let failed = match &served {
+        Err(e) => {
+            reply.buf.clear();
+            reply.error(&e.text());
+            true
+        }
+        Ok(_) => false,
+    };
     let served = matches!(served, Ok(true));
     if state.effects.is_enabled() {
         if served {
@@ -312,7 +322,7 @@ fn serve_one(server: &Server, state: &mut State, id: u64, key: &Bytes) {
         }
         state.effects.end_unit();
     }
-    if !served {
+    if !served && !failed {
         return;
     }
     if let Some(waiter) = state.blocking.remove(id) {

@@ -591,7 +591,10 @@ fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 // ---- blocking commands ----
 
 /// Serves BLPOP/BRPOP from `key`: `[key, element]`, recorded as LPOP/RPOP.
-fn serve_bpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], _woken: bool) -> Result<bool, Error> {
+fn serve_bpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], woken: bool) -> Result<bool, Error> {
+    if woken && !holds_list(ctx, key) {
+        return Ok(false);
+    }
     let end = if eq_ignore_case(&request[0], "blpop") {
         End::Head
     } else {
@@ -614,6 +617,9 @@ fn serve_bpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], _woken: bool) -> Re
 /// RPOPLPUSH (BLMOVE's directions as the client wrote them when served at once, in lowercase
 /// when served after blocking, as Redis records them).
 fn serve_bmove(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], woken: bool) -> Result<bool, Error> {
+    if woken && !holds_list(ctx, key) {
+        return Ok(false);
+    }
     let dst = &request[2];
     let (from, to) = if eq_ignore_case(&request[0], "blmove") {
         (parse_end(&request[3])?, parse_end(&request[4])?)
@@ -657,9 +663,20 @@ fn serve_mpop_at(ctx: &mut Ctx, key: &Bytes, mpop: &Mpop) -> Result<bool, Error>
     Ok(true)
 }
 
-fn serve_bmpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], _woken: bool) -> Result<bool, Error> {
+fn serve_bmpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], woken: bool) -> Result<bool, Error> {
+    if woken && !holds_list(ctx, key) {
+        return Ok(false);
+    }
     let mpop = parse_mpop(request, 2)?;
     serve_mpop_at(ctx, key, &mpop)
+}
+
+/// Whether `key` holds a list: a waiter is only offered a key of its type (another type there
+/// leaves it blocked, as in Redis); an error past that point (BLMOVE's destination of the
+/// wrong type) is its reply.
+fn holds_list(ctx: &mut Ctx, key: &[u8]) -> bool {
+    let now = ctx.now_ms;
+    matches!(ctx.db().peek(key, now), Some(e) if matches!(e.value, Value::List(_)))
 }
 
 /// Tries each key in order, then blocks until served or `timeout_reply`; where blocking is

@@ -924,10 +924,20 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Whether `key` holds a sorted set: a waiter is only offered a key of its type (another type
+/// there leaves it blocked, as in Redis).
+fn holds_zset(ctx: &mut Ctx, key: &[u8]) -> bool {
+    let now = ctx.now_ms;
+    matches!(ctx.db().peek(key, now), Some(e) if matches!(e.value, Value::ZSet(_)))
+}
+
 /// Serves BZPOPMIN/BZPOPMAX from `key`: `[key, member, score]`, recorded as `ZPOPMIN key` /
 /// `ZPOPMAX key` (as Redis records it, served at once or after blocking). Not served when
 /// the key holds no sorted set; WRONGTYPE for another type.
-fn serve_bzpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], _woken: bool) -> Result<bool, Error> {
+fn serve_bzpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], woken: bool) -> Result<bool, Error> {
+    if woken && !holds_zset(ctx, key) {
+        return Ok(false);
+    }
     let end = if eq_ignore_case(&request[0], "bzpopmin") {
         End::Min
     } else {
@@ -953,12 +963,10 @@ fn serve_bzpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], _woken: bool) -> R
 }
 
 /// Serves BZMPOP from `key`, one of its keys: as ZMPOP does.
-fn serve_bzmpop(
-    ctx: &mut Ctx,
-    key: &Bytes,
-    request: &[Bytes],
-    _woken: bool,
-) -> Result<bool, Error> {
+fn serve_bzmpop(ctx: &mut Ctx, key: &Bytes, request: &[Bytes], woken: bool) -> Result<bool, Error> {
+    if woken && !holds_zset(ctx, key) {
+        return Ok(false);
+    }
     let mut mpop = parse_mpop(request, 2)?;
     if !check_write(ctx, key)? {
         return Ok(false);
