@@ -1142,7 +1142,6 @@ fn rewrite_loop(server: &Server, aof: &Aof) {
 /// [`cut`]: crate::keyspace::cut
 fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, Vec<u8>)>) -> Result<(), String> {
     let storage = &*aof.storage;
-    let pid = std::process::id();
     let initial = aof.initial.load(Ordering::Relaxed);
     let (cut, header) = if let Some(taken) = cut_taken {
         taken
@@ -1172,7 +1171,7 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, Vec<u8>)>) -> R
         aof.wake();
         (cut, header)
     };
-    let temp_name = format!("temp-rewriteaof-bg-{pid}.aof");
+    let temp_name = temp_base_name();
     let temp_path = aof.dir.join(&temp_name);
     let stopped = || aof.rewrite.lock().map_or(true, |c| c.stop);
     let written = write_base(server, storage, cut, &stopped, &temp_path, &header);
@@ -1192,6 +1191,15 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, Vec<u8>)>) -> R
         let _ = storage.remove_file(&temp_path);
     }
     committed
+}
+
+/// The temp base of a rewrite: Redis's `temp-rewriteaof-bg-<pid>.aof`, with a serial number,
+/// because two rewrites can overlap here (one stopping while the next starts) and must not
+/// share a file.
+fn temp_base_name() -> String {
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+    format!("temp-rewriteaof-bg-{}-{serial}.aof", std::process::id())
 }
 
 /// A rewrite ordered while AOF is off runs (at most one at a time).
@@ -1253,7 +1261,7 @@ fn rewrite_offline(server: &Server, cut: CutId, header: &[u8]) -> Result<(), Str
     let mut manifest = Manifest::load(&dir, &filename)
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
-    let temp_name = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
+    let temp_name = temp_base_name();
     let temp_path = dir.join(&temp_name);
     let stopped = || false;
     let result = write_base(server, &storage, cut, &stopped, &temp_path, header).and_then(|_| {
