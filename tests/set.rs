@@ -5,29 +5,10 @@
 mod collections;
 mod common;
 
-use collections::{Check, Pair, int_reply, wait_for_rewrite};
-use common::{RedisServer, Server, require_program};
+use collections::{Check, Pair, int_reply, kopi, redis, wait_for_rewrite};
+use common::Server;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-
-fn redis(test: &str) -> Option<RedisServer> {
-    let program = require_program("redis-server", test)?;
-    Some(RedisServer::start(
-        &program,
-        &[
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--enable-debug-command",
-            "yes",
-        ],
-    ))
-}
-
-fn kopi() -> Server {
-    Server::start_with(&["--enable-debug-command", "yes"])
-}
 
 #[test]
 fn commands_reply_and_fail_exactly_as_redis() {

@@ -515,34 +515,6 @@ const EFFECTS: &[&[&str]] = &[
     &["ZRANGE", "z", "0", "-1"],
 ];
 
-fn incr_file_commands(dir: &std::path::Path) -> Vec<Vec<String>> {
-    let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
-        .expect("manifest");
-    let name = manifest
-        .lines()
-        .find(|l| l.contains("type i"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .expect("an incr file")
-        .to_string();
-    let bytes = std::fs::read(dir.join("appendonlydir").join(name)).unwrap();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let mut lines = text.split("\r\n").filter(|l| !l.starts_with('#'));
-    let mut out = Vec::new();
-    while let Some(header) = lines.next() {
-        let Some(n) = header.strip_prefix('*') else {
-            continue;
-        };
-        let n: usize = n.parse().unwrap();
-        let mut args = Vec::new();
-        for _ in 0..n {
-            lines.next();
-            args.push(lines.next().unwrap().to_string());
-        }
-        out.push(args);
-    }
-    out
-}
-
 #[test]
 fn aof_effects_match_the_incr_file_of_redis_7() {
     let test = "aof_effects_match_the_incr_file_of_redis_7";
@@ -557,8 +529,8 @@ fn aof_effects_match_the_incr_file_of_redis_7() {
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let ours = incr_file_commands(&server.dir);
-        let theirs = incr_file_commands(&redis.dir);
+        let ours = common::incr_file_commands(&server.dir);
+        let theirs = common::incr_file_commands(&redis.dir);
         if ours == theirs {
             break;
         }

@@ -2,7 +2,7 @@
 //! sends the same commands to kopi and to `redis-server` 7.0 and compares the replies.
 #![allow(dead_code)]
 
-use crate::common::{Raw, RedisServer, Server};
+use crate::common::{Raw, RedisServer, Server, require_program};
 
 /// A parsed reply: a line or blob with its type byte, or an aggregate.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -246,4 +246,25 @@ pub fn wait_for_rewrite(raw: &mut Raw) {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// A redis-server 7.0 for the comparison (None, loudly, when it is absent outside CI).
+pub fn redis(test: &str) -> Option<RedisServer> {
+    let program = require_program("redis-server", test)?;
+    Some(RedisServer::start(
+        &program,
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ],
+    ))
+}
+
+/// kopi with DEBUG enabled.
+pub fn kopi() -> Server {
+    Server::start_with(&["--enable-debug-command", "yes"])
 }

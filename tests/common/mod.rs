@@ -408,3 +408,33 @@ pub fn require_program(name: &str, test: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// The commands of the last incr file of the AOF in `dir` (annotations left out), each as its
+/// arguments.
+pub fn incr_file_commands(dir: &std::path::Path) -> Vec<Vec<String>> {
+    let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .expect("manifest");
+    let name = manifest
+        .lines()
+        .find(|l| l.contains("type i"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("an incr file")
+        .to_string();
+    let bytes = std::fs::read(dir.join("appendonlydir").join(name)).unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let mut lines = text.split("\r\n").filter(|l| !l.starts_with('#'));
+    let mut out = Vec::new();
+    while let Some(header) = lines.next() {
+        let Some(n) = header.strip_prefix('*') else {
+            continue;
+        };
+        let n: usize = n.parse().unwrap();
+        let mut args = Vec::new();
+        for _ in 0..n {
+            lines.next();
+            args.push(lines.next().unwrap().to_string());
+        }
+        out.push(args);
+    }
+    out
+}
