@@ -82,6 +82,16 @@ fn edits_and_searches() {
         r.cmd(&["LPOS", "l", "a", "RANK", "2", "MAXLEN", "2"]),
         "$-1\r\n"
     );
+    // Redis 7.0 negates the rank in a signed integer: the most negative one searches from
+    // the tail, starts at the first match and ignores COUNT.
+    assert_eq!(
+        r.cmd(&["LPOS", "l", "a", "RANK", "-9223372036854775808", "COUNT", "2"]),
+        "*3\r\n:4\r\n:2\r\n:0\r\n"
+    );
+    assert_eq!(
+        r.cmd(&["LPOS", "l", "a", "RANK", "-9223372036854775808"]),
+        ":4\r\n"
+    );
     assert_eq!(
         r.cmd(&["LPOS", "l", "a", "RANK", "0"]),
         "-ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list\r\n"

@@ -487,8 +487,11 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         usize::try_from(rank.unsigned_abs() - 1).unwrap_or(usize::MAX)
     };
     let limit = if maxlen == 0 { len } else { maxlen.min(len) };
+    // Redis stops at `matches - rank + 1 >= count`; with the most negative rank that sum
+    // wraps below zero, so every match is returned whatever COUNT says.
     let wanted = match count {
         Some(0) => usize::MAX,
+        Some(_) if rank == i64::MIN => usize::MAX,
         Some(n) => n,
         None => 1,
     };
