@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::table::{Command, KeySpec, acl, flag, key_flag};
 use super::{Ctx, arg_i64, eq_ignore_case};
 use crate::error::{self, CmdResult, Error};
-use crate::keyspace::{self, Access, Entry, SHARDS, StringValue, Value, lazyfree};
+use crate::keyspace::{self, Access, Entry, NO_EXPIRY, SHARDS, StringValue, Value, lazyfree};
 use crate::util::glob_match;
 
 // ---- helpers shared by the family ----
@@ -397,6 +397,115 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     ctx.modified_in(target, dst);
     ctx.reply.int(1);
+    Ok(())
+}
+
+/// DUMP key: the value in Redis's DUMP format (RDB encoding, RDB version, CRC64), so
+/// Redis's RESTORE takes it and kopi's takes Redis's.
+fn dump(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let payload = read_key(ctx, &args[1], Access::Touch)
+        .map(|entry| crate::persistence::rdb::dump_payload(&entry.value));
+    match payload {
+        Some(payload) => ctx.reply.bulk(&payload),
+        None => ctx.reply.null(),
+    }
+    Ok(())
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
+fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut i = 4;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if eq_ignore_case(&args[i], "replace") {
+            replace = true;
+        } else if eq_ignore_case(&args[i], "absttl") {
+            absttl = true;
+        } else if eq_ignore_case(&args[i], "idletime") && more && freq.is_none() {
+            let n = arg_i64(&args[i + 1])?;
+            if n < 0 {
+                return Err(Error::new("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(n);
+            i += 1;
+        } else if eq_ignore_case(&args[i], "freq") && more && idle.is_none() {
+            let n = arg_i64(&args[i + 1])?;
+            if !(0..=255).contains(&n) {
+                return Err(Error::new(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
+            }
+            freq = Some(n);
+            i += 1;
+        } else {
+            return Err(error::SYNTAX);
+        }
+        i += 1;
+    }
+    let now = ctx.now_ms;
+    let db = ctx.client.db;
+    if !replace && ctx.state.store.dbs[db].get(key, now, Access::NoTouch).is_some() {
+        return Err(Error::new("BUSYKEY Target key name already exists."));
+    }
+    let ttl = arg_i64(&args[2])?;
+    if ttl < 0 {
+        return Err(Error::new("ERR Invalid TTL value, must be >= 0"));
+    }
+    // The codec's message is Redis's reply text ("DUMP payload version or checksum are
+    // wrong", "Bad data format").
+    let value = crate::persistence::rdb::restore_payload(&args[3])
+        .map_err(|e| Error::owned(format!("ERR {}", e.message)))?;
+    let deleted = if replace {
+        let old = ctx.state.store.dbs[db].remove(key, now);
+        let found = old.is_some();
+        if let Some(old) = old {
+            free_entry(old, false);
+        }
+        found
+    } else {
+        false
+    };
+    let deadline = match ttl {
+        0 => NO_EXPIRY,
+        ttl if absttl => ttl,
+        ttl => now.saturating_add(ttl),
+    };
+    if deadline != NO_EXPIRY && deadline <= now && !crate::keyspace::expiry_suspended() {
+        // Already expired: nothing is created, and a replaced key is simply deleted.
+        if deleted {
+            ctx.modified(key);
+            ctx.propagate_as(&[&b"DEL"[..], key]);
+        } else {
+            ctx.prevent_propagation();
+        }
+        ctx.reply.ok();
+        return Ok(());
+    }
+    let mut entry = Entry::new(key, value);
+    entry.expire_at_ms = deadline;
+    let lfu = crate::clock::LFU_ENABLED.load(std::sync::atomic::Ordering::Relaxed);
+    match (idle, freq) {
+        (Some(idle), _) if !lfu => {
+            let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+            entry.access_s = entry.access_s.saturating_sub(idle);
+        }
+        (_, Some(freq)) if lfu => entry.freq = freq as u8,
+        _ => {}
+    }
+    ctx.state.store.dbs[db].insert_entry(entry);
+    ctx.modified(key);
+    if deadline != NO_EXPIRY && !absttl && ctx.propagating() {
+        // Logged with its deadline as an absolute time, as Redis does.
+        let mut effect: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        let at = deadline.to_string();
+        effect[2] = at.as_bytes();
+        effect.push(b"ABSTTL");
+        ctx.propagate_as(&effect);
+    }
+    ctx.reply.ok();
     Ok(())
 }
 
@@ -832,6 +941,42 @@ pub const COMMANDS: &[Command] = &[
             KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, 0, 1),
             KeySpec::range(key_flag::OW | key_flag::UPDATE, 2, 0, 1),
         ],
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "dump",
+        arity: 2,
+        flags: flag::READONLY,
+        acl: acl::KEYSPACE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        handler: dump,
+        summary: "Return a serialized version of the value stored at the specified key.",
+        since: "2.6.0",
+        complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec::range(key_flag::RO | key_flag::ACCESS, 1, 0, 1)],
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "restore",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM,
+        acl: acl::KEYSPACE | acl::DANGEROUS,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        handler: restore,
+        summary: "Create a key using the provided serialized value, previously obtained using DUMP.",
+        since: "2.6.0",
+        complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        history: &[
+            ("3.0.0", "Added the `REPLACE` modifier."),
+            ("5.0.0", "Added the `ABSTTL` modifier."),
+            ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+        ],
+        key_specs: &[KeySpec::range(key_flag::OW | key_flag::UPDATE, 1, 0, 1)],
         ..Command::DEFAULT
     },
     Command {

@@ -236,6 +236,12 @@ pub fn execute(
         let err = Error::owned(format!("MISCONF Errors writing to the AOF file: {text}"));
         return reject(state, client, reply, Some(command.name), &err);
     }
+    // So does a failing background save with `save` points and
+    // `stop-writes-on-bgsave-error yes`.
+    if (command.is_write() || command.name == "ping") && server.rdb.refuses_writes() {
+        let err = Error::new(crate::persistence::snapshot::MISCONF);
+        return reject(state, client, reply, Some(command.name), &err);
+    }
 
     // While the dataset loads, only commands flagged `loading` run (EXEC only if everything
     // it would run is); Redis checks NO_MULTI inside MULTI first.

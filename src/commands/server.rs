@@ -636,6 +636,47 @@ fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// SAVE: the dataset written to `dbfilename` now; every client waits, as in Redis.
+fn save(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    if ctx.server.rdb.in_progress() {
+        return Err(Error::new("ERR Background save already in progress"));
+    }
+    match crate::persistence::snapshot::save(ctx.server, ctx.state) {
+        Ok(()) => ctx.reply.ok(),
+        Err(_) => return Err(Error::new("ERR")),
+    }
+    Ok(())
+}
+
+/// BGSAVE [SCHEDULE]: a snapshot written by a thread of its own, without fork, while clients
+/// keep writing (see `persistence::snapshot`).
+fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    use crate::persistence::snapshot::{self, BgsaveOrder};
+    let schedule = match args.len() {
+        1 => false,
+        2 if eq_ignore_case(&args[1], "schedule") => true,
+        _ => return Err(error::SYNTAX),
+    };
+    let in_transaction = ctx.client.call_depth > 1;
+    match snapshot::order_bgsave(ctx.server, ctx.state, schedule, in_transaction) {
+        Ok(BgsaveOrder::Started) => ctx.reply.simple("Background saving started"),
+        Ok(BgsaveOrder::Scheduled) => ctx.reply.simple("Background saving scheduled"),
+        Ok(BgsaveOrder::AlreadyInProgress) => {
+            return Err(Error::new("ERR Background save already in progress"));
+        }
+        Ok(BgsaveOrder::RewriteInProgress) => {
+            return Err(Error::new(
+                "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+            ));
+        }
+        Err(e) => {
+            crate::server::log::warning(&e);
+            return Err(Error::new("ERR"));
+        }
+    }
+    Ok(())
+}
+
 /// LASTSAVE
 fn lastsave(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.reply
@@ -654,9 +695,10 @@ fn role(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 ///
-/// kopi has no persistence yet: a shutdown that would save logs that nothing was saved, and
-/// the server stops at once (there are no replicas to wait for, so NOW and FORCE change
-/// nothing). No shutdown is ever left in progress, so ABORT has nothing to abort.
+/// With `save` points (and without NOSAVE), or with SAVE, the dataset is saved to
+/// `dbfilename` first; a failed save refuses the shutdown unless FORCE. There are no replicas
+/// to wait for, so NOW changes nothing; no shutdown is ever left in progress, so ABORT has
+/// nothing to abort.
 fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (mut save, mut nosave, mut abort) = (false, false, false);
     let (mut other, mut force) = (false, false);
@@ -696,13 +738,20 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             return Err(Error::new("ERR Errors trying to SHUTDOWN. Check logs."));
         }
     }
-    let save_points = !ctx.server.config.read().get("save").is_empty();
+    let save_points = !ctx.server.config.read().get("save").trim().is_empty();
     // Nothing is saved while loading (Redis turns SAVE into NOSAVE then).
     if (save || (save_points && !nosave)) && !ctx.server.loading.is_active() {
-        crate::server::log::warning(
-            "kopi has no RDB writer yet: no RDB snapshot is saved before exiting.",
-        );
+        crate::server::log::notice("Saving the final RDB snapshot before exiting.");
+        if crate::persistence::snapshot::save(ctx.server, ctx.state).is_err() {
+            if force {
+                crate::server::log::warning("Error trying to save the DB. Exit anyway.");
+            } else {
+                crate::server::log::warning("Error trying to save the DB, can't exit.");
+                return Err(Error::new("ERR Errors trying to SHUTDOWN. Check logs."));
+            }
+        }
     }
+    ctx.server.final_save_done.store(true, Ordering::SeqCst);
     ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())
@@ -770,13 +819,14 @@ fn debug_object_line(ctx: &Ctx, entry: &Entry) -> String {
     line
 }
 
-/// DEBUG RELOAD: without persistence, every value is rebuilt as loading a snapshot would
-/// rebuild it (encodings chosen afresh, access data reset); keys already expired are not
-/// loaded back unless NOFLUSH keeps the old dataset. No file is written or read.
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: the dataset saved to `dbfilename` (unless
+/// NOSAVE), emptied (unless NOFLUSH) and loaded back from the file, as Redis does; MERGE
+/// lets loaded keys replace keys still there instead of failing on them.
 fn debug_reload(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let (mut flush, mut save) = (true, true);
+    let (mut flush, mut save, mut merge) = (true, true, false);
     for option in &args[2..] {
         if eq_ignore_case(option, "merge") {
+            merge = true;
         } else if eq_ignore_case(option, "noflush") {
             flush = false;
         } else if eq_ignore_case(option, "nosave") {
@@ -787,27 +837,25 @@ fn debug_reload(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ));
         }
     }
-    if !save {
-        // Loading needs a snapshot on disk, and kopi writes none yet.
-        return Err(Error::new("ERR Error trying to load the RDB dump"));
+    use crate::persistence::snapshot;
+    if save && snapshot::save(ctx.server, ctx.state).is_err() {
+        return Err(Error::new("ERR"));
     }
-    let now = ctx.now_ms;
-    for db in &mut ctx.state.store.dbs {
-        let entries: Vec<Entry> = db.data.iter().cloned().collect();
-        for old in entries {
-            if old.is_expired(now) {
-                if flush {
-                    db.remove(&old.key, i64::MIN);
-                }
-                continue;
-            }
-            let value = old.value.reloaded();
-            let mut entry = Entry::new(&old.key, value);
-            entry.expire_at_ms = old.expire_at_ms;
-            db.insert_entry(entry);
+    if flush {
+        for db in &mut ctx.state.store.dbs {
+            db.touch_all_watched(None, ctx.now_ms);
+            db.flush();
         }
     }
-    crate::server::log::warning("DB reloaded by DEBUG RELOAD (in memory: no persistence yet)");
+    let path = snapshot::dump_path(ctx.server);
+    let mut held = &mut *ctx.state;
+    if let Err(e) = snapshot::load_file(ctx.server, &mut held, &path, merge || !flush) {
+        crate::server::log::warning(&format!("Error trying to load the RDB dump: {e}"));
+        return Err(Error::new("ERR Error trying to load the RDB dump, check server logs."));
+    }
+    // Reloading changes nothing to log.
+    ctx.prevent_propagation();
+    crate::server::log::notice("DB reloaded by DEBUG RELOAD");
     ctx.reply.ok();
     Ok(())
 }
@@ -2041,6 +2089,31 @@ pub const COMMANDS: &[Command] = &[
         summary: "Asynchronously rewrite the append-only file",
         since: "1.0.0",
         complexity: "O(1)",
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "bgsave",
+        arity: -1,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING,
+        acl: acl::ADMIN | acl::SLOW | acl::DANGEROUS,
+        handler: bgsave,
+        group: "server",
+        summary: "Asynchronously save the dataset to disk",
+        since: "1.0.0",
+        complexity: "O(1)",
+        history: &[("3.2.2", "Added the `SCHEDULE` option.")],
+        ..Command::DEFAULT
+    },
+    Command {
+        name: "save",
+        arity: 1,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING | flag::NO_MULTI,
+        acl: acl::ADMIN | acl::SLOW | acl::DANGEROUS,
+        handler: save,
+        group: "server",
+        summary: "Synchronously save the dataset to disk",
+        since: "1.0.0",
+        complexity: "O(N) where N is the total number of keys in all databases",
         ..Command::DEFAULT
     },
     Command {

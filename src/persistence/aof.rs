@@ -35,6 +35,7 @@ use bytes::Bytes;
 use super::aof_reader::{AofReader, End, Event, ReadError, ReadOptions, truncate_file};
 use super::loading::{Held, Pacer};
 use super::manifest::{AppendFilename, BaseFormat, FileKind, LastIncr, Manifest, file_path};
+use super::rdb;
 use crate::commands;
 use crate::keyspace::cut::{CutId, Progress};
 use crate::keyspace::{Entry, NO_EXPIRY};
@@ -196,7 +197,7 @@ struct RewriteControl {
     scheduled: bool,
     /// The cut of the next rewrite was already made (enabling at run time makes it), with
     /// this `#TS:` line for the base.
-    cut_taken: Option<(CutId, Vec<u8>)>,
+    cut_taken: Option<(CutId, BaseKind)>,
     /// Stop the rewrite in progress and the thread (appendonly no, shutdown).
     stop: bool,
     /// After repeated failures, automatic rewrites wait until then.
@@ -489,8 +490,18 @@ pub fn paths(server: &Server) -> Result<(PathBuf, AppendFilename), String> {
 }
 
 /// Makes sure the AOF directory has a manifest with a base and an incr file, creating them
-/// for a fresh start (an empty RESP base: kopi has no RDB writer yet), and returns it.
+/// for a fresh start (an empty RESP base), and returns it.
 pub fn prepare_dir(dir: &Path, filename: &AppendFilename) -> Result<Manifest, String> {
+    prepare_dir_with(dir, filename, &mut || Ok((BaseFormat::Aof, Vec::new())))
+}
+
+/// [`prepare_dir`], with the first base of a fresh start made by `first_base` (its format
+/// and bytes).
+pub fn prepare_dir_with(
+    dir: &Path,
+    filename: &AppendFilename,
+    first_base: &mut dyn FnMut() -> Result<(BaseFormat, Vec<u8>), String>,
+) -> Result<Manifest, String> {
     let storage = OsStorage;
     let mut manifest = Manifest::load(dir, filename)
         .map_err(|e| e.to_string())?
@@ -500,19 +511,22 @@ pub fn prepare_dir(dir: &Path, filename: &AppendFilename) -> Result<Manifest, St
     remove_temp_files(dir, &manifest);
     let mut changed = false;
     if manifest.base().is_none() && manifest.incrs().is_empty() {
+        let (format, bytes) = first_base()?;
         let base = manifest
-            .commit_rewrite(filename, BaseFormat::Aof, LastIncr::Keep)
+            .commit_rewrite(filename, format, LastIncr::Keep)
             .map_err(|e| e.to_string())?;
         let path = file_path(dir, &base.name);
-        let file = storage
+        let fail = |e: io::Error| {
+            format!(
+                "Can't create the AOF base file {}: {}",
+                path.display(),
+                strerror(&e)
+            )
+        };
+        let mut file = storage
             .create_new(&path, pfs::DATA_FILE_MODE)
-            .map_err(|e| {
-                format!(
-                    "Can't create the AOF base file {}: {}",
-                    path.display(),
-                    strerror(&e)
-                )
-            })?;
+            .map_err(fail)?;
+        pfs::write_all(&storage, &mut file, &bytes).map_err(fail)?;
         storage.sync_all(&file).map_err(|e| strerror(&e))?;
         log::notice(&format!(
             "Creating AOF base file {} on server start",
@@ -590,6 +604,43 @@ fn create_dir(dir: &Path) -> Result<(), String> {
     pfs::fsync_dir(pfs::parent_dir(dir)).map_err(|e| strerror(&e))
 }
 
+/// What a snapshot is written as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseKind {
+    /// AOF commands after this header (a `#TS:` line, or nothing).
+    Resp(Vec<u8>),
+    /// An RDB file; `aof_base` is its `aof-base` AUX field (1 in an AOF's base).
+    Rdb { aof_base: bool },
+}
+
+impl BaseKind {
+    /// How each entry is serialized at the cut.
+    pub fn entry_writer(&self) -> crate::keyspace::cut::EntryWriter {
+        match self {
+            BaseKind::Resp(_) => write_entry,
+            BaseKind::Rdb { .. } => rdb::write_entry,
+        }
+    }
+
+    /// The base file's format in the manifest (`.base.aof` or `.base.rdb`).
+    pub fn format(&self) -> BaseFormat {
+        match self {
+            BaseKind::Resp(_) => BaseFormat::Aof,
+            BaseKind::Rdb { .. } => BaseFormat::Rdb,
+        }
+    }
+}
+
+/// An AOF base made now: an RDB preamble with `aof-use-rdb-preamble yes` (Redis's default),
+/// else AOF commands after the `#TS:` line, if any.
+fn base_kind(state: &mut State, now_ms: i64, preamble: bool) -> BaseKind {
+    if preamble {
+        BaseKind::Rdb { aof_base: true }
+    } else {
+        BaseKind::Resp(base_header(state, now_ms))
+    }
+}
+
 /// A new base's first line with `aof-timestamp-enabled` (`#TS:<unix seconds>`, as Redis's
 /// rewrite writes it); the next record's annotation starts from this second.
 fn base_header(state: &mut State, now_ms: i64) -> Vec<u8> {
@@ -642,7 +693,7 @@ fn upgrade_single_file(
 /// writer.
 pub fn open_at_start(server: &Arc<Server>) -> Result<(), String> {
     let (dir, filename) = paths(server)?;
-    let manifest = prepare_dir(&dir, &filename)?;
+    let manifest = prepare_dir_with(&dir, &filename, &mut || first_base(server))?;
     let truncated_ok = server.config.read().get_bool("aof-load-truncated");
     load(server, &dir, &manifest, truncated_ok)?;
     let aof = start(server, &dir, &manifest)?;
@@ -650,6 +701,46 @@ pub fn open_at_start(server: &Arc<Server>) -> Result<(), String> {
     aof.collect_history();
     *server.aof_slot.write() = Some(aof);
     Ok(())
+}
+
+/// The first base of a new AOF directory. Empty, unless a `dump.rdb` is there: then it is
+/// that dataset, so turning AOF on in the configuration loses nothing (Redis starts empty
+/// here and the next rewrite drops the RDB's data: redis issue 12484).
+fn first_base(server: &Server) -> Result<(BaseFormat, Vec<u8>), String> {
+    let (preamble, databases) = {
+        let config = server.config.read();
+        (
+            config.get_bool("aof-use-rdb-preamble"),
+            config.get_i64("databases").max(1) as usize,
+        )
+    };
+    let mut store = crate::keyspace::Store::new(databases);
+    let dump = super::snapshot::dump_path(server);
+    if dump.is_file() {
+        let loaded = super::snapshot::load_into(&mut store, &dump).map_err(|e| {
+            format!(
+                "Can't make {} the first AOF base: {e}",
+                dump.display()
+            )
+        })?;
+        log::notice(&format!(
+            "No AOF yet: the {} keys of {} become the first AOF base",
+            loaded.keys,
+            dump.display()
+        ));
+    }
+    let now_ms = crate::util::now_ms();
+    let kind = if preamble {
+        BaseKind::Rdb { aof_base: true }
+    } else {
+        BaseKind::Resp(Vec::new())
+    };
+    let bytes = if preamble || !store.dbs.iter().all(|d| d.is_empty()) {
+        super::snapshot::base_bytes(&store, now_ms, &kind)
+    } else {
+        Vec::new()
+    };
+    Ok((kind.format(), bytes))
 }
 
 /// Opens the last incr file for appending, enables the effects buffer and starts the writer.
@@ -830,11 +921,11 @@ pub fn enable_at_runtime(server: &Arc<Server>, state: &mut State) -> Result<Arc<
     aof.initial.store(true, Ordering::Relaxed);
     state.effects.set_enabled(true);
     let now_ms = crate::util::now_ms();
-    let header = base_header(state, now_ms);
-    let cut = state.store.begin_cut(now_ms, write_entry);
+    let kind = base_kind(state, now_ms, server.config.read().get_bool("aof-use-rdb-preamble"));
+    let cut = state.store.begin_cut(now_ms, kind.entry_writer());
     if let Ok(mut control) = aof.rewrite.lock() {
         control.requested = true;
-        control.cut_taken = Some((cut, header));
+        control.cut_taken = Some((cut, kind));
     }
     aof.rewriting.store(true, Ordering::Relaxed);
     if let Err(e) = spawn_threads(server, &aof) {
@@ -1140,12 +1231,17 @@ fn rewrite_loop(server: &Server, aof: &Aof) {
 /// going to the temp incr file; step 4 then names that file too.
 ///
 /// [`cut`]: crate::keyspace::cut
-fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, Vec<u8>)>) -> Result<(), String> {
+fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, BaseKind)>) -> Result<(), String> {
     let storage = &*aof.storage;
     let initial = aof.initial.load(Ordering::Relaxed);
-    let (cut, header) = if let Some(taken) = cut_taken {
+    let (cut, kind) = if let Some(taken) = cut_taken {
         taken
     } else {
+        // One snapshot at a time, as Redis runs one child: a BGSAVE in progress goes first.
+        crate::persistence::snapshot::wait_for_bgsave(server, &|| {
+            aof.rewrite.lock().map_or(true, |c| c.stop)
+        });
+        let preamble = server.config.read().get_bool("aof-use-rdb-preamble");
         let (file, path) = if initial {
             create_temp_incr(aof)?
         } else {
@@ -1157,7 +1253,7 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, Vec<u8>)>) -> R
         // The new file starts with a SELECT of its own.
         state.effects.reset_selected_db();
         let now_ms = crate::util::now_ms();
-        let header = base_header(&mut state, now_ms);
+        let kind = base_kind(&mut state, now_ms, preamble);
         if let Ok(mut s) = aof.switch.lock() {
             *s = Some(Switch {
                 file,
@@ -1166,15 +1262,15 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, Vec<u8>)>) -> R
                 lsn,
             });
         }
-        let cut = state.store.begin_cut(now_ms, write_entry);
+        let cut = state.store.begin_cut(now_ms, kind.entry_writer());
         drop(state);
         aof.wake();
-        (cut, header)
+        (cut, kind)
     };
     let temp_name = temp_base_name();
     let temp_path = aof.dir.join(&temp_name);
     let stopped = || aof.rewrite.lock().map_or(true, |c| c.stop);
-    let written = write_base(server, storage, cut, &stopped, &temp_path, &header);
+    let written = write_base(server, storage, cut, &stopped, &temp_path, &kind);
     let base_len = match written {
         Ok(len) => len,
         Err(e) => {
@@ -1186,7 +1282,7 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, Vec<u8>)>) -> R
     log::notice(&format!(
         "Successfully created the temporary AOF base file {temp_name}"
     ));
-    let committed = commit(aof, &temp_path, base_len, initial);
+    let committed = commit(aof, &temp_path, base_len, initial, kind.format());
     if committed.is_err() {
         let _ = storage.remove_file(&temp_path);
     }
@@ -1225,13 +1321,13 @@ pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<Rewri
         return Err("The server is stopping".into());
     };
     let now_ms = crate::util::now_ms();
-    let header = base_header(state, now_ms);
-    let cut = state.store.begin_cut(now_ms, write_entry);
+    let kind = base_kind(state, now_ms, server.config.read().get_bool("aof-use-rdb-preamble"));
+    let cut = state.store.begin_cut(now_ms, kind.entry_writer());
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
         .spawn(move || {
             let started = Instant::now();
-            match rewrite_offline(&me, cut, &header) {
+            match rewrite_offline(&me, cut, &kind) {
                 Ok(()) => log::notice("Background AOF rewrite finished successfully"),
                 Err(e) => {
                     me.state.lock().store.end_cut(cut);
@@ -1254,7 +1350,7 @@ pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<Rewri
     Ok(RewriteOrder::Started)
 }
 
-fn rewrite_offline(server: &Server, cut: CutId, header: &[u8]) -> Result<(), String> {
+fn rewrite_offline(server: &Server, cut: CutId, kind: &BaseKind) -> Result<(), String> {
     let storage = OsStorage;
     let (dir, filename) = paths(server)?;
     create_dir(&dir)?;
@@ -1264,12 +1360,12 @@ fn rewrite_offline(server: &Server, cut: CutId, header: &[u8]) -> Result<(), Str
     let temp_name = temp_base_name();
     let temp_path = dir.join(&temp_name);
     let stopped = || false;
-    let result = write_base(server, &storage, cut, &stopped, &temp_path, header).and_then(|_| {
+    let result = write_base(server, &storage, cut, &stopped, &temp_path, kind).and_then(|_| {
         log::notice(&format!(
             "Successfully created the temporary AOF base file {temp_name}"
         ));
         let base = manifest
-            .commit_rewrite(&filename, BaseFormat::Aof, LastIncr::Retire)
+            .commit_rewrite(&filename, kind.format(), LastIncr::Retire)
             .map_err(|e| e.to_string())?;
         storage
             .rename(&temp_path, &file_path(&dir, &base.name))
@@ -1378,28 +1474,47 @@ fn create_truncated(storage: &dyn Storage, path: &Path) -> Result<File, String> 
     Ok(file)
 }
 
-/// Writes the snapshot being cut into `path`, synced; returns its length.
-fn write_base(
+/// Writes the snapshot being cut into `path`, synced, in the format `kind` says (AOF
+/// commands, or an RDB file with its checksum); returns its length.
+pub(crate) fn write_base(
     server: &Server,
     storage: &dyn Storage,
     cut: CutId,
     stopped: &dyn Fn() -> bool,
     path: &Path,
-    header: &[u8],
+    kind: &BaseKind,
 ) -> Result<u64, String> {
-    let fail = |e: io::Error| {
-        format!(
+    let fail = |e: io::Error| match kind {
+        BaseKind::Rdb { aof_base: false } => {
+            format!("Write error saving DB on disk: {}", strerror(&e))
+        }
+        _ => format!(
             "Error writing the temporary AOF base file {}: {}",
             path.display(),
             strerror(&e)
-        )
+        ),
     };
     let _ = storage.remove_file(path);
     let mut file = storage
         .create_new(path, pfs::DATA_FILE_MODE)
         .map_err(fail)?;
     let mut buf = Vec::with_capacity(REWRITE_STEP_BYTES * 2);
-    buf.extend_from_slice(header);
+    let mut crc = rdb::Crc64::new();
+    let rdb_format = match kind {
+        BaseKind::Resp(header) => {
+            buf.extend_from_slice(header);
+            None
+        }
+        BaseKind::Rdb { aof_base } => {
+            rdb::write_header(
+                &mut buf,
+                *aof_base,
+                crate::util::now_ms() / 1000,
+                crate::server::alloc::used_bytes(),
+            );
+            Some(server.config.read().get_bool("rdbchecksum"))
+        }
+    };
     let mut selected = usize::MAX;
     let mut total = 0u64;
     let mut index = itoa::Buffer::new();
@@ -1413,9 +1528,21 @@ fn write_base(
         let delay_us = server.config.read().get_i64("rdb-key-save-delay");
         let budget = if delay_us > 0 { 1 } else { REWRITE_STEP_BYTES };
         let mut state = server.state.lock();
+        // RESIZEDB is a hint: the sizes now are as good as any.
+        let sizes: Vec<(u64, u64)> = state
+            .store
+            .dbs
+            .iter()
+            .map(|d| (d.len() as u64, d.data.expires_len() as u64))
+            .collect();
         let progress = state.store.advance_cut(cut, budget, |db, bytes| {
             if db != selected {
-                encode(&mut buf, &[b"SELECT", index.format(db).as_bytes()]);
+                if rdb_format.is_some() {
+                    let (keys, expires) = sizes.get(db).copied().unwrap_or_default();
+                    rdb::write_db_start(&mut buf, db, keys, expires);
+                } else {
+                    encode(&mut buf, &[b"SELECT", index.format(db).as_bytes()]);
+                }
                 selected = db;
             }
             buf.extend_from_slice(bytes);
@@ -1424,6 +1551,12 @@ fn write_base(
         parking_lot::MutexGuard::unlock_fair(state);
         if progress == Progress::Gone {
             return Err("the snapshot was abandoned".into());
+        }
+        if let Some(checksum) = rdb_format {
+            crc.update(&buf);
+            if progress == Progress::Done {
+                rdb::write_end(&mut buf, &mut crc, checksum);
+            }
         }
         pfs::write_all(storage, &mut file, &buf).map_err(fail)?;
         total = total.saturating_add(buf.len() as u64);
@@ -1450,7 +1583,13 @@ fn write_base(
 /// Makes the new base (and, after enabling at run time, the temp incr file) part of the AOF:
 /// renamed into place, the manifest naming them persisted, then the files only the old one
 /// named removed.
-fn commit(aof: &Aof, temp_base: &Path, base_len: u64, initial: bool) -> Result<(), String> {
+fn commit(
+    aof: &Aof,
+    temp_base: &Path,
+    base_len: u64,
+    initial: bool,
+    format: BaseFormat,
+) -> Result<(), String> {
     let storage = &*aof.storage;
     let mut current = aof
         .manifest
@@ -1463,7 +1602,7 @@ fn commit(aof: &Aof, temp_base: &Path, base_len: u64, initial: bool) -> Result<(
         LastIncr::Keep
     };
     let base = manifest
-        .commit_rewrite(&aof.filename, BaseFormat::Aof, last)
+        .commit_rewrite(&aof.filename, format, last)
         .map_err(|e| e.to_string())?;
     let base_path = file_path(&aof.dir, &base.name);
     storage.rename(temp_base, &base_path).map_err(|e| {
@@ -1621,7 +1760,7 @@ fn fsync_loop(aof: &Aof) {
 ///
 /// A torn tail of the last file is cut off on disk when `truncated_ok` (`aof-load-truncated
 /// yes`); every other defect refuses the start with the file, the offset and the repair
-/// command. An RDB base is refused too: kopi cannot read RDB yet.
+/// command. An RDB base (or RDB preamble) loads straight into the keyspace, then its RESP tail.
 ///
 /// Clients may be connected meanwhile (they get `-LOADING`): the keyspace lock is handed to
 /// them every so often, progress is published for INFO, and a shutdown stops the replay
@@ -1701,23 +1840,39 @@ pub fn load_held(
             true,
         );
         let mut args: Vec<Bytes> = Vec::new();
-        let report = reader.read_file(&path, &ReadOptions::default(), |event| {
-            let Event::Command(command) = event else {
-                return Ok(());
-            };
-            args.clear();
-            args.extend(command.args.iter().map(|a| Bytes::copy_from_slice(a)));
-            if commands::find(&args).is_none() {
-                return Err(format!(
-                    "Unknown command '{}' reading the append only file {name}",
-                    String::from_utf8_lossy(command.name())
-                ));
+        let mut options = ReadOptions::default();
+        let report = loop {
+            let report = reader.read_file(&path, &options, |event| {
+                let Event::Command(command) = event else {
+                    return Ok(());
+                };
+                args.clear();
+                args.extend(command.args.iter().map(|a| Bytes::copy_from_slice(a)));
+                if commands::find(&args).is_none() {
+                    return Err(format!(
+                        "Unknown command '{}' reading the append only file {name}",
+                        String::from_utf8_lossy(command.name())
+                    ));
+                }
+                commands::execute(server, held.state(), &mut client, &mut reply, &args);
+                reply.buf.clear();
+                reply.errors.clear();
+                pacer.after_command(held, command.end)
+            });
+            if !matches!(&report, Ok(r) if matches!(r.end, End::RdbPreamble)) {
+                break report;
             }
-            commands::execute(server, held.state(), &mut client, &mut reply, &args);
-            reply.buf.clear();
-            reply.errors.clear();
-            pacer.after_command(held, command.end)
-        });
+            // An RDB base (or an old single file with an RDB preamble): the RDB part goes
+            // straight into the keyspace, keys already expired included (they expire later,
+            // logged as DEL, as Redis loads an AOF), then the RESP tail, if any, replays.
+            let end = load_rdb_part(&path, held, &mut pacer)
+                .map_err(|e| format!("Error reading the RDB base file {name}, AOF loading aborted: {e}"))?;
+            options = ReadOptions {
+                start_offset: end,
+                detect_rdb: false,
+                ..ReadOptions::default()
+            };
+        };
         let report = match report {
             Ok(report) => report,
             Err(ReadError::Io(e)) => {
@@ -1731,10 +1886,7 @@ pub fn load_held(
         match report.end {
             End::Clean => {}
             End::RdbPreamble => {
-                return Err(format!(
-                    "The AOF base file {name} is in RDB format: kopi cannot load RDB base files yet. \
-                     Rewrite the AOF with aof-use-rdb-preamble no in Redis, or start kopi without this AOF."
-                ));
+                return Err(format!("The AOF file {name} holds a second RDB preamble"));
             }
             End::Truncated(cut) => {
                 if index + 1 != count {
@@ -1797,8 +1949,28 @@ pub fn load_held(
     Ok(())
 }
 
+/// Loads the RDB part of the AOF file at `path` into the keyspace; returns where it ends.
+fn load_rdb_part(path: &Path, held: &mut impl Held, pacer: &mut Pacer<'_>) -> Result<u64, String> {
+    let file = File::open(path).map_err(|e| strerror(&e))?;
+    let databases = held.state().store.dbs.len();
+    let (loaded, _) = super::snapshot::read_rdb(
+        std::io::BufReader::new(file),
+        databases,
+        false,
+        |db, entry, offset| {
+            held.state().store.dbs[db].insert_entry(entry);
+            pacer.after_command(held, offset)
+        },
+    )?;
+    log::notice(&format!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        loaded.keys, loaded.expired
+    ));
+    Ok(loaded.end)
+}
+
 /// Appends `*<n>\r\n` then `$<len>\r\n<arg>\r\n` for each argument.
-fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
+pub(crate) fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
     let mut digits = itoa::Buffer::new();
     out.push(b'*');
     out.extend_from_slice(digits.format(args.len()).as_bytes());

@@ -16,6 +16,8 @@
 //! - [`aof`]: the writer, the durability contract, and loading at start-up.
 //! - [`power_loss`]: a [`fs::Storage`] that simulates a power cut (what was written but not
 //!   synced, or renamed but not dir-synced, is lost), for tests and the simulator.
+//! - [`snapshot`]: RDB snapshots: SAVE, BGSAVE (forkless, on the rewrite's cut), the `save`
+//!   points, `dump.rdb` at start-up and shutdown, RDB files as AOF bases.
 //! - [`loading`]: the loading state clients see meanwhile (`-LOADING`, INFO's progress,
 //!   `key-load-delay`).
 
@@ -25,3 +27,4 @@ pub mod fs;
 pub mod loading;
 pub mod manifest;
 pub mod power_loss;
+pub mod snapshot;

@@ -423,15 +423,15 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
          current_save_keys_processed:0\r\n\
          current_save_keys_total:0\r\n\
          rdb_changes_since_last_save:{}\r\n\
-         rdb_bgsave_in_progress:0\r\n\
+         rdb_bgsave_in_progress:{}\r\n\
          rdb_last_save_time:{}\r\n\
-         rdb_last_bgsave_status:ok\r\n\
-         rdb_last_bgsave_time_sec:-1\r\n\
-         rdb_current_bgsave_time_sec:-1\r\n\
-         rdb_saves:0\r\n\
+         rdb_last_bgsave_status:{}\r\n\
+         rdb_last_bgsave_time_sec:{}\r\n\
+         rdb_current_bgsave_time_sec:{}\r\n\
+         rdb_saves:{}\r\n\
          rdb_last_cow_size:0\r\n\
-         rdb_last_load_keys_expired:0\r\n\
-         rdb_last_load_keys_loaded:0\r\n\
+         rdb_last_load_keys_expired:{}\r\n\
+         rdb_last_load_keys_loaded:{}\r\n\
          aof_enabled:{}\r\n\
          aof_rewrite_in_progress:{}\r\n\
          aof_rewrite_scheduled:{}\r\n\
@@ -446,7 +446,14 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
          module_fork_last_cow_size:0\r\n",
         loading as u8,
         state.store.dirty,
+        server.rdb.in_progress() as u8,
         server.last_save_s.load(Ordering::Relaxed),
+        if server.rdb.last_ok() { "ok" } else { "err" },
+        server.rdb.last_bgsave_s(),
+        server.rdb.current_bgsave_s(),
+        server.rdb.saves(),
+        server.rdb.last_load().1,
+        server.rdb.last_load().0,
         aof_enabled as u8,
         (aof.is_some_and(|a| a.rewrite_in_progress() && !a.rewrite_scheduled())
             || crate::persistence::aof::offline_rewrite_in_progress()) as u8,

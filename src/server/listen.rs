@@ -83,8 +83,10 @@ pub async fn run(server: Arc<Server>) -> i32 {
     // The AOF loads on a thread of its own while the listeners accept: until it is loaded and
     // its writer runs, commands without the `loading` flag get -LOADING (no write can slip in
     // before the writer records it).
+    // Without AOF, `dump.rdb` loads the same way.
     let appendonly = config.get_bool("appendonly");
-    if appendonly {
+    let load = appendonly || crate::persistence::snapshot::dump_path(&server).is_file();
+    if load {
         server.loading.begin(crate::util::now_ms() / 1000);
     }
     let listening_tcp = !tcp_listeners.is_empty();
@@ -96,8 +98,8 @@ pub async fn run(server: Arc<Server>) -> i32 {
         tokio::spawn(accept_unix(server.clone(), listener, unix_path.clone()));
     }
     let mut stopped_while_loading = false;
-    if appendonly {
-        match load_aof(&server, &mut sigterm, &mut sigint).await {
+    if load {
+        match load_data(&server, appendonly, &mut sigterm, &mut sigint).await {
             Loaded::Ready => server.loading.finish(),
             Loaded::Failed(message) => {
                 log::warning(&message);
@@ -117,10 +119,24 @@ pub async fn run(server: Arc<Server>) -> i32 {
                 "The server is now ready to accept connections at {unix_path}"
             ));
         }
-        tokio::select! {
-            _ = recv_signal(&mut sigterm) => signal_log("Received SIGTERM scheduling shutdown..."),
-            _ = recv_signal(&mut sigint) => signal_log("Received SIGINT scheduling shutdown..."),
-            _ = server.shutdown.notified() => {}
+        loop {
+            let signalled = tokio::select! {
+                _ = recv_signal(&mut sigterm) => {
+                    signal_log("Received SIGTERM scheduling shutdown...");
+                    true
+                }
+                _ = recv_signal(&mut sigint) => {
+                    signal_log("Received SIGINT scheduling shutdown...");
+                    true
+                }
+                _ = server.shutdown.notified() => false,
+            };
+            if !signalled || final_save(&server) {
+                break;
+            }
+            log::warning(
+                "SIGTERM received but errors trying to shut down the server, check the logs for more information",
+            );
         }
     }
     server.shutdown_requested.store(true, Ordering::SeqCst);
@@ -156,12 +172,33 @@ enum Loaded {
     Stopped,
 }
 
-/// Prepares the AOF directory, loads it and starts the writer, on a thread of its own, while
-/// the accept loops serve clients (`-LOADING`). A shutdown (signal or SHUTDOWN) meanwhile
-/// stops the loader at its next checkpoint and waits for it: nothing is written to the AOF
-/// directory after that, and the writer never starts.
-async fn load_aof(
+/// A signal's shutdown saves the dataset first when `save` points are set (SHUTDOWN made its
+/// own decision). False when that save failed: the server keeps running, as Redis does.
+fn final_save(server: &Server) -> bool {
+    if server.final_save_done.load(Ordering::SeqCst)
+        || server.config.read().get("save").trim().is_empty()
+    {
+        return true;
+    }
+    log::notice("Saving the final RDB snapshot before exiting.");
+    let mut state = server.state.lock();
+    match crate::persistence::snapshot::save(server, &mut state) {
+        Ok(()) => true,
+        Err(_) => {
+            log::warning("Error trying to save the DB, can't exit.");
+            false
+        }
+    }
+}
+
+/// Prepares the AOF directory, loads it and starts the writer (or, with `appendonly no`,
+/// loads `dump.rdb`), on a thread of its own, while the accept loops serve clients
+/// (`-LOADING`). A shutdown (signal or SHUTDOWN) meanwhile stops the loader at its next
+/// checkpoint and waits for it: nothing is written to the AOF directory after that, and the
+/// writer never starts.
+async fn load_data(
     server: &Arc<Server>,
+    appendonly: bool,
     sigterm: &mut Option<Signal>,
     sigint: &mut Option<Signal>,
 ) -> Loaded {
@@ -170,7 +207,11 @@ async fn load_aof(
     let spawned = std::thread::Builder::new()
         .name("aof-load".into())
         .spawn(move || {
-            let _ = done.send(crate::persistence::aof::open_at_start(&loader));
+            let _ = done.send(if appendonly {
+                crate::persistence::aof::open_at_start(&loader)
+            } else {
+                crate::persistence::snapshot::load_at_start(&loader)
+            });
         });
     if let Err(e) = spawned {
         return Loaded::Failed(format!("Can't start loading the AOF: {}", strerror(&e)));

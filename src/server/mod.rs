@@ -146,6 +146,8 @@ pub struct Server {
     pub unpaused: Notify,
     pub shutdown_requested: AtomicBool,
     pub shutdown: Notify,
+    /// SHUTDOWN made the final save decision (saved, or NOSAVE): exiting saves nothing more.
+    pub final_save_done: AtomicBool,
     pub last_save_s: AtomicI64,
     /// The replication ID INFO and ROLE report (a master that never had replicas).
     pub replid: String,
@@ -160,6 +162,8 @@ pub struct Server {
     me: std::sync::Weak<Server>,
     /// Loading at start-up: `-LOADING` replies and INFO's progress.
     pub loading: crate::persistence::loading::Loading,
+    /// RDB snapshots: BGSAVE in progress, the last save's outcome, INFO's `rdb_*`.
+    pub rdb: crate::persistence::snapshot::RdbStats,
 }
 
 impl Server {
@@ -183,6 +187,7 @@ impl Server {
             unpaused: Notify::new(),
             shutdown_requested: AtomicBool::new(false),
             shutdown: Notify::new(),
+            final_save_done: AtomicBool::new(false),
             last_save_s: AtomicI64::new(crate::util::now_ms() / 1000),
             replid: random_hex(40),
             memory_startup: alloc::used_bytes(),
@@ -191,6 +196,7 @@ impl Server {
             aof_slot: RwLock::new(None),
             me: me.clone(),
             loading: Default::default(),
+            rdb: Default::default(),
         });
         server.apply_config();
         server
@@ -305,6 +311,11 @@ impl Server {
             config.get("maxmemory-policy").contains("lfu"),
             Ordering::Relaxed,
         );
+        crate::persistence::rdb::set_compression(config.get_bool("rdbcompression"));
+        let policy = config.get("maxmemory-policy");
+        crate::persistence::rdb::set_eviction_info(policy.contains("lru"), policy.contains("lfu"));
+        drop(config);
+        crate::persistence::snapshot::refresh_refusal(self);
     }
 
     fn apply_config_to_state(&self, state: &mut State) {
@@ -477,6 +488,7 @@ pub async fn cron(server: Arc<Server>) {
         }
         active_expire_cycle(&server, period / 4);
         auto_rewrite(&server);
+        crate::persistence::snapshot::cron(&server);
         // Lift a pause whose time is up even when no client is waiting on it (the lock guard
         // is released before `pause_in_force` takes it again).
         let pause = *server.pause.lock();
