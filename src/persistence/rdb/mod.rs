@@ -2,8 +2,8 @@
 //! the AOF's `.base.rdb`) and DUMP use, and the reader for files and RESTORE payloads written
 //! by Redis 1.x through 8.x.
 //!
-//! A file, as 7.0.15 writes it (see `docs/design.md` and the research notes for the byte
-//! dump this was checked against):
+//! A file, as 7.0.15 writes it (the tests compare ours with files and DUMP payloads from a
+//! real 7.0.15):
 //!
 //! ```text
 //! "REDIS0010"
@@ -18,7 +18,8 @@
 //! `81` + u64 BE); a first byte `11xxxxxx` marks a string stored as an 8/16/32-bit integer
 //! (`C0`, `C1`, `C2`, little-endian) or LZF-compressed (`C3 <compressed len> <len> <bytes>`).
 //!
-//! - [`writer`](self::write_entry): what 7.0.15 writes for each of kopi's encodings: strings
+//! - `writer` ([`write_header`], [`write_db_start`], [`write_entry`], [`write_end`],
+//!   [`dump_payload`]): what 7.0.15 writes for each of kopi's encodings: strings
 //!   (type 0), lists as a quicklist of listpacks (18), sets as an intset (11) or plain (2),
 //!   sorted sets as a listpack (17) or members with binary scores (5), hashes as a listpack
 //!   (16) or plain (4).

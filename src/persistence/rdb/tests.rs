@@ -872,3 +872,42 @@ fn empty_collections_are_skipped_and_duplicates_refused() {
         "Hash listpack integrity check failed",
     );
 }
+
+#[test]
+fn declared_lengths_never_allocate_beyond_the_input() {
+    // A string of 2^60 bytes, a list of 2^60 elements, an LZF string of 2^60 bytes: each
+    // fails at the end of the input, having allocated only about what was there.
+    let huge = |marker: &[u8]| {
+        let mut body = marker.to_vec();
+        body.push(0x81);
+        body.extend_from_slice(&(1u64 << 60).to_be_bytes());
+        body.extend_from_slice(&[b'x'; 100]);
+        let mut out = b"REDIS0010".to_vec();
+        out.extend_from_slice(&body);
+        out
+    };
+    for marker in [&b"\x00\x01k"[..], b"\x01\x01k", b"\x00\x01k\xc3"] {
+        let err = read_all(&huge(marker)).unwrap_err();
+        assert!(err.message.contains("Unexpected EOF"), "{err}");
+    }
+}
+
+#[test]
+fn plain_list_nodes_are_written_raw() {
+    // Elements of 1 MiB or more become plain nodes while this threshold holds; no other
+    // test in the library builds lists of such elements.
+    assert!(crate::keyspace::list::set_packed_threshold(1 << 20));
+    let big = vec![b'p'; 1 << 20];
+    let value = list(&[b"a".to_vec(), big.clone(), b"b".to_vec()]);
+    let Value::List(l) = &value else { panic!() };
+    let plain: Vec<bool> = l.nodes().map(|(plain, _)| plain).collect();
+    let payload = dump_payload_with(&value, false);
+    crate::keyspace::list::set_packed_threshold(0);
+    assert_eq!(plain, vec![false, true, false]);
+    // Node count 3; the first node packed; the second plain: container 1, the raw element.
+    assert_eq!(&payload[..3], &[types::LIST_QUICKLIST_2, 3, 2]);
+    let plain_at = 3 + 1 + payload[3] as usize;
+    assert_eq!(&payload[plain_at..plain_at + 2], &[1, 0x80]);
+    let back = restore_payload(&payload).unwrap();
+    assert_eq!(content(&back), content(&value));
+}
