@@ -636,6 +636,15 @@ impl ListValue {
         self.chunks.iter().flat_map(|c| c.iter())
     }
 
+    /// The chunks as quicklist nodes, for the RDB writer (one node per chunk, as Redis saves
+    /// its quicklist): whether the node is plain (a single element at least
+    /// `packed_threshold` long, saved raw) and its elements in order.
+    pub fn nodes(&self) -> impl Iterator<Item = (bool, impl Iterator<Item = &[u8]> + '_)> + '_ {
+        self.chunks
+            .iter()
+            .map(|c| (c.len() == 1 && is_plain(c.get(0).len()), c.iter()))
+    }
+
     /// The quicklist fields DEBUG OBJECT adds for a list.
     pub fn debug_fields(&self) -> String {
         let nodes = self.chunks.len();

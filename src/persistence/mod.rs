@@ -16,6 +16,8 @@
 //! - [`aof`]: the writer, the durability contract, and loading at start-up.
 //! - [`power_loss`]: a [`fs::Storage`] that simulates a power cut (what was written but not
 //!   synced, or renamed but not dir-synced, is lost), for tests and the simulator.
+//! - [`rdb`]: the RDB format: the writer snapshots and DUMP use, and the reader for files and
+//!   RESTORE payloads written by any Redis version (streams and modules excepted).
 //! - [`snapshot`]: RDB snapshots: SAVE, BGSAVE (forkless, on the rewrite's cut), the `save`
 //!   points, `dump.rdb` at start-up and shutdown, RDB files as AOF bases.
 //! - [`loading`]: the loading state clients see meanwhile (`-LOADING`, INFO's progress,
@@ -27,4 +29,5 @@ pub mod fs;
 pub mod loading;
 pub mod manifest;
 pub mod power_loss;
+pub mod rdb;
 pub mod snapshot;
