@@ -50,6 +50,22 @@ fn dir() -> Dir {
 fn a_fresh_start_creates_the_multi_part_layout() {
     let d = dir();
     let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    // As Redis 7.0 with its default `aof-use-rdb-preamble yes`: the first base is an empty
+    // RDB file marked as an AOF base.
+    assert_eq!(
+        String::from_utf8(read(&d.0, MANIFEST)).unwrap(),
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    let base = read(&d.0, "appendonlydir/appendonly.aof.1.base.rdb");
+    assert!(base.starts_with(b"REDIS0010"), "{base:?}");
+    assert!(contains(&base, b"\x08aof-base\xc0\x01"), "{base:?}");
+    drop(server);
+    // With `aof-use-rdb-preamble no` the first base is an empty command file.
+    let d = dir();
+    let server = Server::start_in(
+        &d.0,
+        &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
+    );
     assert_eq!(
         String::from_utf8(read(&d.0, MANIFEST)).unwrap(),
         "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
@@ -84,7 +100,15 @@ fn without_appendonly_nothing_is_written() {
 /// The contract: a reply to a write leaves only once the write's record is in the file.
 fn reply_means_written(policy: &str) {
     let d = dir();
-    let server = Server::start_in(&d.0, &["--appendonly", "yes", "--appendfsync", policy]);
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        policy,
+        "--aof-use-rdb-preamble",
+        "no",
+    ];
+    let server = Server::start_in(&d.0, &args);
     let mut raw = server.raw();
     for i in 0..50 {
         let key = format!("key:{policy}:{i}");
@@ -381,29 +405,17 @@ fn garbage_in_the_middle_refuses_the_start_whatever_aof_load_truncated_says() {
 }
 
 #[test]
-fn an_rdb_base_refuses_the_start() {
-    let d = dir();
-    let aofdir = d.0.join("appendonlydir");
-    std::fs::create_dir_all(&aofdir).unwrap();
-    std::fs::write(
-        aofdir.join("appendonly.aof.manifest"),
-        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
-    )
-    .unwrap();
-    std::fs::write(aofdir.join("appendonly.aof.1.base.rdb"), b"REDIS0010\xff").unwrap();
-    std::fs::write(aofdir.join("appendonly.aof.1.incr.aof"), b"").unwrap();
-    let (status, log) = start_refused(&d.0, &[]);
-    assert!(!status.success());
-    assert!(
-        log.contains("is in RDB format: kopi cannot load RDB base files yet"),
-        "{log}"
-    );
-}
-
-#[test]
 fn bgrewriteaof_replaces_base_and_incr_and_nothing_is_applied_twice() {
     let d = dir();
-    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    // A command base, to read what the rewrite wrote (RDB bases: tests/rdb.rs).
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--aof-use-rdb-preamble",
+        "no",
+    ];
     let server = Server::start_in(&d.0, &args);
     let mut raw = server.raw();
     assert_eq!(raw.cmd(&["INCRBY", "counter", "10"]), ":10\r\n");
@@ -459,7 +471,7 @@ fn bgrewriteaof_replaces_base_and_incr_and_nothing_is_applied_twice() {
 #[test]
 fn bgrewriteaof_while_appendonly_is_off_writes_a_base_only_aof() {
     let d = dir();
-    let server = Server::start_in(&d.0, &[]);
+    let server = Server::start_in(&d.0, &["--aof-use-rdb-preamble", "no"]);
     let mut raw = server.raw();
     assert_eq!(raw.cmd(&["SET", "k", "v"]), "+OK\r\n");
     assert_eq!(
@@ -636,7 +648,11 @@ fn kill_during_concurrent_writes_loses_nothing_acknowledged_no() {
 #[test]
 fn timestamp_annotations_open_the_incr_records_and_the_rewritten_base() {
     let d = dir();
-    let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+    // `#TS:` lines open command bases (an RDB base has none, as in Redis).
+    let server = Server::start_in(
+        &d.0,
+        &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
+    );
     let mut raw = server.raw();
     assert_eq!(
         raw.cmd(&["CONFIG", "SET", "aof-timestamp-enabled", "yes"]),

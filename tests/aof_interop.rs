@@ -265,7 +265,7 @@ fn redis_loads_the_aof_kopi_made_when_enabled_at_run_time_and_rewrote_in_the_bac
         std::fs::read_to_string(kopi_dir.0.join("appendonlydir/appendonly.aof.manifest")).unwrap();
     assert_eq!(
         manifest,
-        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
     );
 
     let copy = copy_aof_dir(&kopi_dir.0);

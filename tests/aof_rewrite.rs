@@ -157,7 +157,7 @@ fn rewrite_under_load(policy: &str) {
     assert_eq!(info_field(&server, "aof_rewrites"), "1");
     assert_eq!(
         manifest(&d.0),
-        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
     );
     let before = digest(&server);
     crash(server);
@@ -202,7 +202,7 @@ fn bgrewriteaof_inside_a_transaction_is_scheduled() {
     });
     wait_for_rewrite(&server);
     assert_eq!(info_field(&server, "aof_rewrite_scheduled"), "0");
-    assert!(manifest(&d.0).contains("appendonly.aof.2.base.aof"));
+    assert!(manifest(&d.0).contains("appendonly.aof.2.base.rdb"));
 }
 
 #[test]
@@ -257,7 +257,7 @@ fn appendonly_turned_on_at_run_time_writes_a_base_first_then_logs() {
     wait_for_rewrite(&server);
     assert_eq!(
         manifest(&d.0),
-        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
     );
     assert!(!d.0.join("appendonlydir/temp-appendonly.aof.incr").exists());
     assert_eq!(raw.cmd(&["SET", "after", "v"]), "+OK\r\n");
@@ -288,9 +288,9 @@ fn appendonly_turned_on_at_run_time_writes_a_base_first_then_logs() {
     wait_for_rewrite(&server);
     assert_eq!(
         manifest(&d.0),
-        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
     );
-    assert!(!d.0.join("appendonlydir/appendonly.aof.1.base.aof").exists());
+    assert!(!d.0.join("appendonlydir/appendonly.aof.1.base.rdb").exists());
 }
 
 #[test]
@@ -314,7 +314,7 @@ fn repeated_rewrites_leave_one_base_and_one_incr_file() {
         assert_eq!(
             names,
             [
-                format!("appendonly.aof.{seq}.base.aof"),
+                format!("appendonly.aof.{seq}.base.rdb"),
                 format!("appendonly.aof.{seq}.incr.aof"),
                 "appendonly.aof.manifest".to_string(),
             ]
@@ -419,7 +419,7 @@ fn a_rewrite_ordered_after_turning_aof_off_replaces_the_one_in_progress() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
         manifest(&d.0),
-        "file appendonly.aof.2.base.aof seq 2 type b\n"
+        "file appendonly.aof.2.base.rdb seq 2 type b\n"
     );
     crash(server);
     let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
@@ -441,23 +441,23 @@ fn aof_disable_auto_gc_keeps_history_files_until_it_is_turned_off() {
     }
     assert_eq!(
         manifest(&d.0),
-        "file appendonly.aof.3.base.aof seq 3 type b\n\
+        "file appendonly.aof.3.base.rdb seq 3 type b\n\
          file appendonly.aof.2.incr.aof seq 2 type h\n\
-         file appendonly.aof.2.base.aof seq 2 type h\n\
+         file appendonly.aof.2.base.rdb seq 2 type h\n\
          file appendonly.aof.1.incr.aof seq 1 type h\n\
-         file appendonly.aof.1.base.aof seq 1 type h\n\
+         file appendonly.aof.1.base.rdb seq 1 type h\n\
          file appendonly.aof.3.incr.aof seq 3 type i\n"
     );
-    assert!(d.0.join("appendonlydir/appendonly.aof.1.base.aof").exists());
+    assert!(d.0.join("appendonlydir/appendonly.aof.1.base.rdb").exists());
     assert_eq!(
         raw.cmd(&["CONFIG", "SET", "aof-disable-auto-gc", "no"]),
         "+OK\r\n"
     );
     assert_eq!(
         manifest(&d.0),
-        "file appendonly.aof.3.base.aof seq 3 type b\nfile appendonly.aof.3.incr.aof seq 3 type i\n"
+        "file appendonly.aof.3.base.rdb seq 3 type b\nfile appendonly.aof.3.incr.aof seq 3 type i\n"
     );
-    assert!(!d.0.join("appendonlydir/appendonly.aof.1.base.aof").exists());
+    assert!(!d.0.join("appendonlydir/appendonly.aof.1.base.rdb").exists());
     crash(server);
     let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
     assert_eq!(server.raw().cmd(&["GET", "n"]), "$1\r\n2\r\n");

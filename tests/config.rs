@@ -469,7 +469,7 @@ fn debian_stock_redis_conf_starts_unmodified() {
     assert_eq!(kopi.raw().cmd(&["PING"]), "+PONG\r\n");
     let log = kopi.log_text();
     // Options kopi accepts but does not act on are named, one line each.
-    let warning = "Config option 'rdbcompression' is accepted and shown by CONFIG GET but has no effect in kopi yet";
+    let warning = "Config option 'repl-diskless-sync' is accepted and shown by CONFIG GET but has no effect in kopi yet";
     assert_eq!(log.matches(warning).count(), 1, "{log}");
     assert!(!log.contains("Config option 'port'"), "{log}");
     assert!(pidfile.exists());

@@ -53,13 +53,19 @@ fn fill(raw: &mut common::Raw) {
     ok(raw.cmd(&["SET", "big-int", "9223372036854775807"]));
     ok(raw.cmd(&["SET", "padded", "007"]));
     ok(raw.cmd(&["SET", "long", &"a".repeat(300)]));
-    ok(raw.cmd(&["SET", "random", "x9f3k2m1q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3j2k1l0"]));
+    ok(raw.cmd(&[
+        "SET",
+        "random",
+        "x9f3k2m1q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3j2k1l0",
+    ]));
     ok(raw.cmd(&["SET", "ttl", "v", "PX", "86400000"]));
     ok(raw.cmd(&["HSET", "hash", "f1", "v1", "f2", "2"]));
     ok(raw.cmd(&["RPUSH", "list", "a", "b", "3", "-70000", &"c".repeat(100)]));
     ok(raw.cmd(&["SADD", "iset", "1", "2", "3", "-100000", "5000000000"]));
     ok(raw.cmd(&["SADD", "sset", "x", "y", "z"]));
-    ok(raw.cmd(&["ZADD", "zset", "1.5", "m1", "2", "m2", "-inf", "low", "inf", "high"]));
+    ok(raw.cmd(&[
+        "ZADD", "zset", "1.5", "m1", "2", "m2", "-inf", "low", "inf", "high",
+    ]));
     ok(raw.cmd(&["EXPIRE", "zset", "100000"]));
     for i in 0..300 {
         let (f, v) = (format!("field{i}"), format!("value{i}"));
@@ -125,10 +131,19 @@ fn save_then_restart_loads_every_type() {
     let server = Server::start_in(&d.0, &with_debug(&["--save", ""]));
     let mut raw = server.raw();
     assert_eq!(fingerprint(&mut raw), before);
-    assert_eq!(raw.cmd(&["OBJECT", "ENCODING", "bighash"]), "$9\r\nhashtable\r\n");
-    assert_eq!(raw.cmd(&["OBJECT", "ENCODING", "hash"]), "$8\r\nlistpack\r\n");
+    assert_eq!(
+        raw.cmd(&["OBJECT", "ENCODING", "bighash"]),
+        "$9\r\nhashtable\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["OBJECT", "ENCODING", "hash"]),
+        "$8\r\nlistpack\r\n"
+    );
     assert_eq!(raw.cmd(&["OBJECT", "ENCODING", "iset"]), "$6\r\nintset\r\n");
-    assert_eq!(raw.cmd(&["OBJECT", "ENCODING", "bigzset"]), "$8\r\nskiplist\r\n");
+    assert_eq!(
+        raw.cmd(&["OBJECT", "ENCODING", "bigzset"]),
+        "$8\r\nskiplist\r\n"
+    );
     assert_eq!(raw.cmd(&["OBJECT", "ENCODING", "int"]), "$3\r\nint\r\n");
     assert_ne!(info_field(&mut raw, "rdb_last_load_keys_loaded"), "0");
     assert!(server.log_text().contains("DB loaded from disk"));
@@ -192,7 +207,14 @@ fn bgsave_writes_the_dataset_as_it_was_when_it_started() {
 
 #[test]
 fn bgsave_syntax_and_schedule_during_an_aof_rewrite() {
-    let server = Server::start_with(&["--save", "", "--appendonly", "yes", "--rdb-key-save-delay", "1000"]);
+    let server = Server::start_with(&[
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--rdb-key-save-delay",
+        "1000",
+    ]);
     let mut raw = server.raw();
     assert_eq!(raw.cmd(&["BGSAVE", "now"]), "-ERR syntax error\r\n");
     for i in 0..500 {
@@ -211,7 +233,9 @@ fn bgsave_syntax_and_schedule_during_an_aof_rewrite() {
         "+Background saving scheduled\r\n"
     );
     raw.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
-    wait_until("the scheduled save", || server.dir.join("dump.rdb").is_file());
+    wait_until("the scheduled save", || {
+        server.dir.join("dump.rdb").is_file()
+    });
     wait_for_bgsave(&mut raw);
     assert_eq!(info_field(&mut raw, "aof_last_bgrewrite_status"), "ok");
 }
@@ -226,7 +250,11 @@ fn save_points_save_in_the_background() {
     assert!(!server.dir.join("dump.rdb").exists(), "only 2 changes");
     raw.cmd(&["SET", "c", "1"]);
     wait_until("the save point", || server.dir.join("dump.rdb").is_file());
-    wait_until("the log line", || server.log_text().contains("3 changes in 1 seconds. Saving..."));
+    wait_until("the log line", || {
+        server
+            .log_text()
+            .contains("3 changes in 1 seconds. Saving...")
+    });
     wait_for_bgsave(&mut raw);
     assert_eq!(info_field(&mut raw, "rdb_changes_since_last_save"), "0");
 }
@@ -249,7 +277,11 @@ fn shutdown_saves_with_save_points_and_not_with_nosave() {
         raw.send_cmd(&[b"SHUTDOWN"]);
         assert!(raw.closed());
         server.child.wait().unwrap();
-        assert!(server.log_text().contains("Saving the final RDB snapshot before exiting."));
+        assert!(
+            server
+                .log_text()
+                .contains("Saving the final RDB snapshot before exiting.")
+        );
     }
     {
         let server = Server::start_in(&d.0, &["--save", ""]);
@@ -354,7 +386,10 @@ fn the_aof_base_is_an_rdb_preamble_and_loads_back() {
         assert!(base.starts_with(b"REDIS0010"));
         let mut raw = server.raw();
         fill(&mut raw);
-        assert!(raw.cmd(&["BGREWRITEAOF"]).starts_with("+Background append only file rewriting"));
+        assert!(
+            raw.cmd(&["BGREWRITEAOF"])
+                .starts_with("+Background append only file rewriting")
+        );
         wait_until("the rewrite", || {
             info_field(&mut raw, "aof_rewrite_in_progress") == "0"
         });
@@ -383,10 +418,21 @@ fn appendonly_yes_with_only_a_dump_rdb_makes_it_the_first_base() {
         {
             let server = Server::start_in(
                 &d.0,
-                &["--appendonly", "yes", "--save", "", "--aof-use-rdb-preamble", preamble],
+                &[
+                    "--appendonly",
+                    "yes",
+                    "--save",
+                    "",
+                    "--aof-use-rdb-preamble",
+                    preamble,
+                ],
             );
             let mut raw = server.raw();
-            assert_eq!(raw.cmd(&["GET", "from-rdb"]), "$1\r\n1\r\n", "preamble {preamble}");
+            assert_eq!(
+                raw.cmd(&["GET", "from-rdb"]),
+                "$1\r\n1\r\n",
+                "preamble {preamble}"
+            );
             assert!(server.log_text().contains("become the first AOF base"));
         }
         // The AOF alone holds it now.
@@ -394,7 +440,10 @@ fn appendonly_yes_with_only_a_dump_rdb_makes_it_the_first_base() {
         {
             let server = Server::start_in(&d.0, &["--appendonly", "yes", "--save", ""]);
             let mut raw = server.raw();
-            assert_eq!(raw.cmd(&["LRANGE", "list", "0", "-1"]), "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+            assert_eq!(
+                raw.cmd(&["LRANGE", "list", "0", "-1"]),
+                "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+            );
         }
         std::fs::rename(d.0.join("kept.rdb"), d.0.join("dump.rdb")).unwrap();
     }
@@ -419,7 +468,14 @@ fn a_dump_rdb_written_by_redis_loads_in_kopi() {
     for compression in ["yes", "no"] {
         let redis = RedisServer::start(
             &program,
-            &["--enable-debug-command", "yes", "--save", "", "--rdbcompression", compression],
+            &[
+                "--enable-debug-command",
+                "yes",
+                "--save",
+                "",
+                "--rdbcompression",
+                compression,
+            ],
         );
         let mut theirs = redis.raw();
         fill(&mut theirs);
@@ -430,7 +486,10 @@ fn a_dump_rdb_written_by_redis_loads_in_kopi() {
         let server = Server::start_in(&d.0, &with_debug(&["--save", ""]));
         let mut ours = server.raw();
         assert_eq!(fingerprint(&mut ours), want, "rdbcompression {compression}");
-        assert_eq!(ours.cmd(&["OBJECT", "ENCODING", "biglist"]), "$9\r\nquicklist\r\n");
+        assert_eq!(
+            ours.cmd(&["OBJECT", "ENCODING", "biglist"]),
+            "$9\r\nquicklist\r\n"
+        );
     }
 }
 
@@ -465,9 +524,17 @@ fn a_dump_rdb_written_by_kopi_loads_in_redis_and_passes_redis_check_rdb() {
         assert!(text.contains("RDB looks OK"), "{text}");
         let redis_dir = dir();
         copy(&d.0.join("dump.rdb"), &redis_dir.0.join("dump.rdb"));
-        let redis = RedisServer::start_in(&program, &redis_dir.0, &["--enable-debug-command", "yes", "--save", ""]);
+        let redis = RedisServer::start_in(
+            &program,
+            &redis_dir.0,
+            &["--enable-debug-command", "yes", "--save", ""],
+        );
         let mut theirs = redis.raw();
-        assert_eq!(fingerprint(&mut theirs), want, "rdbcompression {compression}");
+        assert_eq!(
+            fingerprint(&mut theirs),
+            want,
+            "rdbcompression {compression}"
+        );
     }
 }
 
@@ -501,12 +568,22 @@ fn rdb_preamble_aof_dirs_move_between_kopi_and_redis() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "redis-check-aof:\n{text}");
-    assert!(text.contains("All AOF files and manifest are valid"), "{text}");
+    assert!(
+        text.contains("All AOF files and manifest are valid"),
+        "{text}"
+    );
     {
         let redis = RedisServer::start_in(
             &program,
             &d.0,
-            &["--enable-debug-command", "yes", "--appendonly", "yes", "--save", ""],
+            &[
+                "--enable-debug-command",
+                "yes",
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+            ],
         );
         let mut theirs = redis.raw();
         assert_eq!(digest_of(&mut theirs), want, "Redis on kopi's AOF dir");
@@ -524,12 +601,23 @@ fn rdb_preamble_aof_dirs_move_between_kopi_and_redis() {
         let redis = RedisServer::start_in(
             &program,
             &d.0,
-            &["--enable-debug-command", "yes", "--appendonly", "yes", "--save", ""],
+            &[
+                "--enable-debug-command",
+                "yes",
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+            ],
         );
         digest_of(&mut redis.raw())
     };
     let server = Server::start_in(&d.0, &with_debug(&["--appendonly", "yes", "--save", ""]));
-    assert_eq!(digest_of(&mut server.raw()), redis_digest, "kopi on Redis's AOF dir");
+    assert_eq!(
+        digest_of(&mut server.raw()),
+        redis_digest,
+        "kopi on Redis's AOF dir"
+    );
 }
 
 /// The keys `fill` makes in db 0.
@@ -548,7 +636,13 @@ fn dump_restore(from: &mut common::Raw, to: &mut common::Raw) {
         let payload = &reply[start..reply.len() - 2];
         let ttl = from.cmd(&["PTTL", key]);
         let ttl = ttl[1..].trim().parse::<i64>().unwrap().max(0).to_string();
-        to.send_cmd(&[b"RESTORE", key.as_bytes(), ttl.as_bytes(), payload, b"REPLACE"]);
+        to.send_cmd(&[
+            b"RESTORE",
+            key.as_bytes(),
+            ttl.as_bytes(),
+            payload,
+            b"REPLACE",
+        ]);
         assert_eq!(to.read_reply(), b"+OK\r\n", "RESTORE {key}");
     }
 }
@@ -571,7 +665,11 @@ fn dump_and_restore_move_values_between_kopi_and_redis() {
     theirs.cmd(&["SELECT", "15"]);
     theirs.cmd(&["SET", "db15key", "y"]);
     theirs.cmd(&["SELECT", "0"]);
-    assert_eq!(theirs.cmd(&["DEBUG", "DIGEST"]), want, "kopi's DUMP in Redis");
+    assert_eq!(
+        theirs.cmd(&["DEBUG", "DIGEST"]),
+        want,
+        "kopi's DUMP in Redis"
+    );
     // And back: Redis's payloads restored over kopi's keys.
     ours.cmd(&["FLUSHDB"]);
     dump_restore(&mut theirs, &mut ours);
@@ -597,10 +695,27 @@ fn dump_and_restore_move_values_between_kopi_and_redis() {
         vec![b"RESTORE", b"new", b"0", &no_crc],
         vec![b"RESTORE", b"new", b"0", &payload, b"IDLETIME", b"-1"],
         vec![b"RESTORE", b"new", b"0", &payload, b"FREQ", b"256"],
-        vec![b"RESTORE", b"new", b"0", &payload, b"IDLETIME", b"1", b"FREQ", b"2"],
+        vec![
+            b"RESTORE",
+            b"new",
+            b"0",
+            &payload,
+            b"IDLETIME",
+            b"1",
+            b"FREQ",
+            b"2",
+        ],
         vec![b"RESTORE", b"new", b"0", &payload, b"BOGUS"],
         vec![b"RESTORE", b"new", b"1", &payload, b"ABSTTL"],
-        vec![b"RESTORE", b"new", b"0", &payload, b"REPLACE", b"IDLETIME", b"10"],
+        vec![
+            b"RESTORE",
+            b"new",
+            b"0",
+            &payload,
+            b"REPLACE",
+            b"IDLETIME",
+            b"10",
+        ],
         vec![b"DUMP", b"nosuchkey"],
     ];
     for case in cases {
@@ -611,7 +726,10 @@ fn dump_and_restore_move_values_between_kopi_and_redis() {
             String::from_utf8_lossy(&a),
             String::from_utf8_lossy(&b),
             "{:?}",
-            case.iter().take(3).map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>()
+            case.iter()
+                .take(3)
+                .map(|a| String::from_utf8_lossy(a))
+                .collect::<Vec<_>>()
         );
     }
 }

@@ -225,7 +225,14 @@ fn a_rewrite_and_restart_keep_every_set_and_its_digest_matches_redis() {
         return;
     };
     let dir = common::fresh_dir();
-    let args = ["--appendonly", "yes", "--enable-debug-command", "yes"];
+    let args = [
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+    ];
     let server = Server::start_in(&dir, &args);
     let mut p = Pair::new(&server, &redis);
     let ints: Vec<String> = (0..300).map(|i| (i * 7).to_string()).collect();

@@ -549,7 +549,14 @@ fn aof_rewrite_round_trip_keeps_the_digest() {
     {
         let server = Server::start_in(
             &dir,
-            &["--appendonly", "yes", "--enable-debug-command", "yes"],
+            &[
+                "--appendonly",
+                "yes",
+                "--enable-debug-command",
+                "yes",
+                "--aof-use-rdb-preamble",
+                "no",
+            ],
         );
         let mut r = server.raw();
         for i in 0..200 {

@@ -447,7 +447,11 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let now = ctx.now_ms;
     let db = ctx.client.db;
-    if !replace && ctx.state.store.dbs[db].get(key, now, Access::NoTouch).is_some() {
+    if !replace
+        && ctx.state.store.dbs[db]
+            .get(key, now, Access::NoTouch)
+            .is_some()
+    {
         return Err(Error::new("BUSYKEY Target key name already exists."));
     }
     let ttl = arg_i64(&args[2])?;

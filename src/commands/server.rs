@@ -851,7 +851,9 @@ fn debug_reload(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut held = &mut *ctx.state;
     if let Err(e) = snapshot::load_file(ctx.server, &mut held, &path, merge || !flush) {
         crate::server::log::warning(&format!("Error trying to load the RDB dump: {e}"));
-        return Err(Error::new("ERR Error trying to load the RDB dump, check server logs."));
+        return Err(Error::new(
+            "ERR Error trying to load the RDB dump, check server logs.",
+        ));
     }
     // Reloading changes nothing to log.
     ctx.prevent_propagation();

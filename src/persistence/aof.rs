@@ -717,12 +717,8 @@ fn first_base(server: &Server) -> Result<(BaseFormat, Vec<u8>), String> {
     let mut store = crate::keyspace::Store::new(databases);
     let dump = super::snapshot::dump_path(server);
     if dump.is_file() {
-        let loaded = super::snapshot::load_into(&mut store, &dump).map_err(|e| {
-            format!(
-                "Can't make {} the first AOF base: {e}",
-                dump.display()
-            )
-        })?;
+        let loaded = super::snapshot::load_into(&mut store, &dump)
+            .map_err(|e| format!("Can't make {} the first AOF base: {e}", dump.display()))?;
         log::notice(&format!(
             "No AOF yet: the {} keys of {} become the first AOF base",
             loaded.keys,
@@ -921,7 +917,11 @@ pub fn enable_at_runtime(server: &Arc<Server>, state: &mut State) -> Result<Arc<
     aof.initial.store(true, Ordering::Relaxed);
     state.effects.set_enabled(true);
     let now_ms = crate::util::now_ms();
-    let kind = base_kind(state, now_ms, server.config.read().get_bool("aof-use-rdb-preamble"));
+    let kind = base_kind(
+        state,
+        now_ms,
+        server.config.read().get_bool("aof-use-rdb-preamble"),
+    );
     let cut = state.store.begin_cut(now_ms, kind.entry_writer());
     if let Ok(mut control) = aof.rewrite.lock() {
         control.requested = true;
@@ -1321,7 +1321,11 @@ pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<Rewri
         return Err("The server is stopping".into());
     };
     let now_ms = crate::util::now_ms();
-    let kind = base_kind(state, now_ms, server.config.read().get_bool("aof-use-rdb-preamble"));
+    let kind = base_kind(
+        state,
+        now_ms,
+        server.config.read().get_bool("aof-use-rdb-preamble"),
+    );
     let cut = state.store.begin_cut(now_ms, kind.entry_writer());
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
@@ -1865,8 +1869,9 @@ pub fn load_held(
             // An RDB base (or an old single file with an RDB preamble): the RDB part goes
             // straight into the keyspace, keys already expired included (they expire later,
             // logged as DEL, as Redis loads an AOF), then the RESP tail, if any, replays.
-            let end = load_rdb_part(&path, held, &mut pacer)
-                .map_err(|e| format!("Error reading the RDB base file {name}, AOF loading aborted: {e}"))?;
+            let end = load_rdb_part(&path, held, &mut pacer).map_err(|e| {
+                format!("Error reading the RDB base file {name}, AOF loading aborted: {e}")
+            })?;
             options = ReadOptions {
                 start_offset: end,
                 detect_rdb: false,

@@ -238,9 +238,13 @@ fn put_in_place(storage: &dyn Storage, temp: &Path, target: &Path) -> Result<(),
             strerror(&e)
         )
     })?;
-    storage
-        .sync_dir(pfs::parent_dir(target))
-        .map_err(|e| format!("Failed to fsync the directory of {}: {}", target.display(), strerror(&e)))
+    storage.sync_dir(pfs::parent_dir(target)).map_err(|e| {
+        format!(
+            "Failed to fsync the directory of {}: {}",
+            target.display(),
+            strerror(&e)
+        )
+    })
 }
 
 /// SAVE (and SHUTDOWN, DEBUG RELOAD, FLUSHALL with save points): the dataset written to
@@ -264,9 +268,13 @@ pub fn save(server: &Server, state: &mut State) -> Result<(), String> {
                     strerror(&e)
                 )
             })?;
-        write_store(&state.store, crate::util::now_ms(), false, checksum, &mut |chunk| {
-            pfs::write_all(&storage, &mut file, chunk)
-        })
+        write_store(
+            &state.store,
+            crate::util::now_ms(),
+            false,
+            checksum,
+            &mut |chunk| pfs::write_all(&storage, &mut file, chunk),
+        )
         .and_then(|()| storage.sync_all(&file))
         .map_err(|e| format!("Write error saving DB on disk: {}", strerror(&e)))?;
         put_in_place(&storage, &temp, &target)
@@ -331,8 +339,14 @@ fn start_bgsave(server: &Server, state: &mut State) -> Result<(), String> {
     server.rdb.scheduled.store(false, Ordering::Relaxed);
     server.rdb.in_progress.store(true, Ordering::Relaxed);
     server.rdb.saves.fetch_add(1, Ordering::Relaxed);
-    server.rdb.last_try_s.store(now_ms / 1000, Ordering::Relaxed);
-    server.rdb.started_ms.store(now_ms.max(1), Ordering::Relaxed);
+    server
+        .rdb
+        .last_try_s
+        .store(now_ms / 1000, Ordering::Relaxed);
+    server
+        .rdb
+        .started_ms
+        .store(now_ms.max(1), Ordering::Relaxed);
     server
         .rdb
         .dirty_at_start
@@ -424,7 +438,9 @@ pub fn cron(server: &Server) {
     if let Some((seconds, changes)) = due
         && retry_ok
     {
-        log::notice(&format!("{changes} changes in {seconds} seconds. Saving..."));
+        log::notice(&format!(
+            "{changes} changes in {seconds} seconds. Saving..."
+        ));
         if let Err(e) = start_bgsave(server, &mut state) {
             log::warning(&e);
         }
@@ -506,7 +522,10 @@ pub fn read_rdb<R: Read>(
                 loaded.keys += 1;
                 on_key(db, entry, reader.offset())?;
             }
-            Item::End { end, checksum_checked } => {
+            Item::End {
+                end,
+                checksum_checked,
+            } => {
                 if !checksum_checked {
                     log::notice("RDB file was saved with checksum disabled: no check performed.");
                 }
@@ -538,8 +557,8 @@ pub fn load_file(
     path: &Path,
     replace: bool,
 ) -> Result<Loaded, String> {
-    let file = File::open(path)
-        .map_err(|e| format!("Can't open {}: {}", path.display(), strerror(&e)))?;
+    let file =
+        File::open(path).map_err(|e| format!("Can't open {}: {}", path.display(), strerror(&e)))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let databases = held.state().store.dbs.len();
     let _suspended = crate::keyspace::suspend_expiry();
@@ -549,16 +568,18 @@ pub fn load_file(
         held.state(),
         size,
     );
-    let result = read_rdb(BufReader::new(file), databases, true, |db, entry, offset| {
-        insert(&mut held.state().store, db, entry, replace)?;
-        pacer.after_command(held, offset)
-    });
+    let result = read_rdb(
+        BufReader::new(file),
+        databases,
+        true,
+        |db, entry, offset| {
+            insert(&mut held.state().store, db, entry, replace)?;
+            pacer.after_command(held, offset)
+        },
+    );
     pacer.finish(held.state());
     let (loaded, _) = result?;
-    server
-        .rdb
-        .keys_loaded
-        .store(loaded.keys, Ordering::Relaxed);
+    server.rdb.keys_loaded.store(loaded.keys, Ordering::Relaxed);
     server
         .rdb
         .keys_expired
@@ -569,8 +590,8 @@ pub fn load_file(
 
 /// Loads `path` into a store of its own (the first AOF base made from `dump.rdb`).
 pub fn load_into(store: &mut Store, path: &Path) -> Result<Loaded, String> {
-    let file = File::open(path)
-        .map_err(|e| format!("Can't open {}: {}", path.display(), strerror(&e)))?;
+    let file =
+        File::open(path).map_err(|e| format!("Can't open {}: {}", path.display(), strerror(&e)))?;
     let databases = store.dbs.len();
     read_rdb(BufReader::new(file), databases, true, |db, entry, _| {
         insert(store, db, entry, false)
@@ -586,8 +607,12 @@ pub fn load_at_start(server: &Arc<Server>) -> Result<(), String> {
     }
     let started = Instant::now();
     let mut state = server.state.lock();
-    let loaded = load_file(server, &mut state, &path, false)
-        .map_err(|e| format!("Fatal error loading the DB ({}): {e}. Exiting.", path.display()))?;
+    let loaded = load_file(server, &mut state, &path, false).map_err(|e| {
+        format!(
+            "Fatal error loading the DB ({}): {e}. Exiting.",
+            path.display()
+        )
+    })?;
     drop(state);
     log::notice(&format!(
         "Done loading RDB, keys loaded: {}, keys expired: {}.",
