@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 
-LOADED_RE = re.compile(rb"DB loaded from append only file: ([0-9.]+) seconds")
+LOADED_RE = re.compile(rb"DB loaded from (?:append only file|disk): ([0-9.]+) seconds")
 
 
 class Error(str):
@@ -151,7 +151,7 @@ def children(pid):
 class Server:
     """One server process on a free loopback port with its own data dir."""
 
-    def __init__(self, work, kind, binary, data_dir, rdb_preamble=False, extra=()):
+    def __init__(self, work, kind, binary, data_dir, rdb_preamble=False, extra=(), appendonly=True):
         self.work, self.kind, self.binary, self.data_dir = work, kind, binary, data_dir
         self.port = free_port()
         self.args = [
@@ -160,7 +160,7 @@ class Server:
             "--bind", "127.0.0.1",
             "--save", "",
             "--dir", data_dir,
-            "--appendonly", "yes",
+            "--appendonly", "yes" if appendonly else "no",
             "--aof-use-rdb-preamble", "yes" if rdb_preamble else "no",
             "--auto-aof-rewrite-percentage", "0",
             *extra,
@@ -272,6 +272,25 @@ def bgrewriteaof(conn, timeout_s=600.0, poll_s=0.02):
     raise RuntimeError("rewrite did not end in time")
 
 
+def bgsave(conn, timeout_s=600.0, poll_s=0.02):
+    """Orders a BGSAVE and waits for its end, as `bgrewriteaof` does."""
+    before = int(conn.info("persistence").get("rdb_saves", "0"))
+    started = time.monotonic_ns()
+    reply = conn.cmd("BGSAVE")
+    if isinstance(reply, Error):
+        raise RuntimeError(f"BGSAVE: {reply}")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        info = conn.info("persistence")
+        if info.get("rdb_bgsave_in_progress") == "0" and int(info.get("rdb_saves", "0")) > before:
+            elapsed = (time.monotonic_ns() - started) / 1e9
+            if info.get("rdb_last_bgsave_status") != "ok":
+                raise RuntimeError(f"BGSAVE failed: {info}")
+            return elapsed, started, info
+        time.sleep(poll_s)
+    raise RuntimeError("BGSAVE did not end in time")
+
+
 def dir_summary(data_dir):
     aof = os.path.join(data_dir, "appendonlydir")
     files = sorted(os.listdir(aof))
@@ -370,6 +389,100 @@ def cmd_load(work, kopi, redis, rounds, key_counts):
 
 
 # ---------------------------------------------------------------------------------------------
+# rdb-load
+
+
+def build_rdb(work, kind, binary, name, keys, aof):
+    """A dump.rdb (aof False) or an RDB-preamble AOF dir (aof True) of `keys` keys, plus, in
+    the AOF case, keys/10 SETs and INCRs in the incr file."""
+    data = os.path.join(work, "src", name)
+    server = Server(work, kind, binary, data, rdb_preamble=True, appendonly=aof).start()
+    try:
+        server.wait_ready()
+        pipe_commands(server.port, fill_chunks(keys))
+        c = Conn(server.port)
+        if aof:
+            bgrewriteaof(c)
+            pipe_commands(server.port, update_chunks(keys // 10))
+        elif c.cmd("SAVE") != "OK":
+            raise RuntimeError(f"{name}: SAVE failed")
+        size = c.cmd("DBSIZE")
+        c.close()
+    finally:
+        server.stop()
+    expected = keys + (1 if aof and keys // 10 else 0)
+    if size != expected:
+        raise RuntimeError(f"{name}: DBSIZE {size}, expected {expected}")
+    if aof:
+        print(f"#   {name:<11} {dir_summary(data)}", flush=True)
+    else:
+        print(f"#   {name:<11} dump.rdb {os.path.getsize(os.path.join(data, 'dump.rdb')) / 1e6:.1f} MB",
+              flush=True)
+    return data, expected
+
+
+def cmd_rdb_load(work, kopi, redis, rounds, key_counts):
+    servers = {"kopi": kopi, "redis": redis}
+    for keys in key_counts:
+        print(f"# {keys} keys: SET key:i value:i; dump.rdb by SAVE; the AOF dirs: BGREWRITEAOF "
+              f"(RDB base), then {keys // 10} SETs + {keys // 10} INCRs in the incr file", flush=True)
+        dirs, expected = {}, {}
+        for name, kind, aof in (("kopi", "kopi", False), ("redis", "redis", False),
+                                ("kopi-aof", "kopi", True), ("redis-aof", "redis", True)):
+            t0 = time.monotonic()
+            dirs[name], expected[name] = build_rdb(work, kind, servers[kind], name, keys, aof)
+            print(f"#     built in {time.monotonic() - t0:.1f} s", flush=True)
+        combos = [("kopi", "kopi"), ("redis", "redis"), ("kopi", "redis"), ("redis", "kopi"),
+                  ("kopi", "kopi-aof"), ("redis", "redis-aof"), ("kopi", "redis-aof"),
+                  ("redis", "kopi-aof")]
+        results = {c: {"ready": [], "log": [], "rss": []} for c in combos}
+        for r in range(rounds):
+            for kind, src in combos:
+                data = os.path.join(work, "run", f"{kind}-on-{src}")
+                shutil.rmtree(data, ignore_errors=True)
+                shutil.copytree(dirs[src], data)
+                server = Server(work, kind, servers[kind], data, rdb_preamble=True,
+                                appendonly=src.endswith("-aof")).start()
+                try:
+                    ready = server.wait_ready()
+                    c = Conn(server.port)
+                    size = c.cmd("DBSIZE")
+                    c.close()
+                    rss = rss_kb(server.proc.pid) / 1024
+                finally:
+                    server.stop()
+                if size != expected[src]:
+                    raise RuntimeError(f"{kind} on {src}: DBSIZE {size}, expected {expected[src]}")
+                logged = server.loaded_seconds()
+                res = results[(kind, src)]
+                res["ready"].append(ready)
+                res["log"].append(logged)
+                res["rss"].append(rss)
+                print(f"#   round {r + 1}: {kind:<5} loads {src:<9} ready {ready:.3f} s, "
+                      f"log {logged:.3f} s, RSS {rss:.0f} MB", flush=True)
+                shutil.rmtree(data, ignore_errors=True)
+                os.remove(server.log_path)
+        print(f"{'server':<7}{'loads':<20}{'until PONG, s (min-max)':>26}"
+              f"{'log line, s (min-max)':>26}{'RSS MB':>8}")
+        for kind, src in combos:
+            res = results[(kind, src)]
+            owner = src.split("-")[0]
+            label = f"{owner}'s " + ("AOF dir" if src.endswith("-aof") else "dump.rdb")
+            print(f"{kind:<7}{label:<20}{med_range(res['ready']):>26}{med_range(res['log']):>26}"
+                  f"{statistics.median(res['rss']):>8.0f}")
+
+        def ratio(a, b):
+            return statistics.median(results[a]["ready"]) / statistics.median(results[b]["ready"])
+
+        print(f"redis/kopi start-up time: dump.rdb own {ratio(('redis', 'redis'), ('kopi', 'kopi')):.2f}, "
+              f"same file (redis's) {ratio(('redis', 'redis'), ('kopi', 'redis')):.2f}, "
+              f"same file (kopi's) {ratio(('redis', 'kopi'), ('kopi', 'kopi')):.2f}; "
+              f"RDB-preamble AOF own {ratio(('redis', 'redis-aof'), ('kopi', 'kopi-aof')):.2f}, "
+              f"same dir (redis's) {ratio(('redis', 'redis-aof'), ('kopi', 'redis-aof')):.2f}",
+              flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
 # rewrite
 
 
@@ -430,7 +543,7 @@ def latency_stats(lat_us):
     return {"n": len(s), "p50": percentile(s, 50), "p99": percentile(s, 99), "max": s[-1] if s else float("nan")}
 
 
-def rewrite_round(work, server, keys, rate, idle_s):
+def rewrite_round(work, server, keys, rate, idle_s, job=None):
     out = os.path.join(work, f"load-{server.kind}.txt")
     sampler = MemorySampler(server.proc.pid)
     sampler.start()
@@ -441,7 +554,7 @@ def rewrite_round(work, server, keys, rate, idle_s):
         idle_from = time.monotonic_ns()
         time.sleep(idle_s)
         c = Conn(server.port)
-        elapsed, ordered, info = bgrewriteaof(c)
+        elapsed, ordered, info = (job or bgrewriteaof)(c)
         done = time.monotonic_ns()
         c.close()
         time.sleep(0.2)
@@ -466,7 +579,8 @@ def rewrite_round(work, server, keys, rate, idle_s):
     peak_server = max((m for m, _, _ in during_mem), default=0) / 1024
     return {
         "rewrite_s": elapsed,
-        "last_rewrite_time_sec": int(info.get("aof_last_rewrite_time_sec", "-1")),
+        "last_rewrite_time_sec": int(info.get("aof_last_rewrite_time_sec",
+                                              info.get("rdb_last_bgsave_time_sec", "-1"))),
         "cow_kb": int(info.get("aof_last_cow_size", "0")) / 1024,
         "rss_before": rss_before,
         "peak_server": peak_server,
@@ -477,12 +591,13 @@ def rewrite_round(work, server, keys, rate, idle_s):
     }
 
 
-def cmd_rewrite(work, kopi, redis, rounds, rate, idle_s, keys):
+def cmd_rewrite(work, kopi, redis, rounds, rate, idle_s, keys, job=None):
     servers = []
     results = {"kopi": [], "redis": []}
+    what = "BGSAVE" if job else "BGREWRITEAOF"
     try:
         for kind, binary in (("kopi", kopi), ("redis", redis)):
-            s = Server(work, kind, binary, os.path.join(work, kind)).start()
+            s = Server(work, kind, binary, os.path.join(work, kind), appendonly=job is None).start()
             servers.append(s)
             s.wait_ready()
             t0 = time.monotonic()
@@ -495,15 +610,15 @@ def cmd_rewrite(work, kopi, redis, rounds, rate, idle_s, keys):
             print(f"# {kind}: filled {keys} keys in {time.monotonic() - t0:.1f} s, "
                   f"RSS {rss_kb(s.proc.pid) / 1024:.0f} MB", flush=True)
         print(f"# load: one connection, {rate} requests/s alternating GET and SET of random key:i; "
-              f"{idle_s} s idle, then BGREWRITEAOF; latencies in microseconds", flush=True)
+              f"{idle_s} s idle, then {what}; latencies in microseconds", flush=True)
         for r in range(rounds):
             for s in servers:
-                res = rewrite_round(work, s, keys, rate, idle_s)
+                res = rewrite_round(work, s, keys, rate, idle_s, job)
                 results[s.kind].append(res)
                 li, ld = latency_stats(res["idle"]), latency_stats(res["during"])
                 growth = (res["peak_phys"] / res["rss_before"] - 1) * 100
-                print(f"#   round {r + 1}: {s.kind:<5} rewrite {res['rewrite_s']:.2f} s "
-                      f"(aof_last_rewrite_time_sec {res['last_rewrite_time_sec']}), "
+                print(f"#   round {r + 1}: {s.kind:<5} {what} {res['rewrite_s']:.2f} s "
+                      f"(last time_sec {res['last_rewrite_time_sec']}), "
                       f"RSS before {res['rss_before']:.0f} MB, peak {res['peak_phys']:.0f} MB "
                       f"({growth:+.1f}%), server+child RSS peak {res['peak_sum']:.0f} MB; "
                       f"p99 idle {li['p99']:.0f} during {ld['p99']:.0f} (n={ld['n']}), "
@@ -511,7 +626,7 @@ def cmd_rewrite(work, kopi, redis, rounds, rate, idle_s, keys):
     finally:
         for s in servers:
             s.stop()
-    print(f"{'server':<7}{'rewrite s (min-max)':>22}{'RSS before MB':>15}{'peak MB':>9}{'growth':>9}"
+    print(f"{'server':<7}{what + ' s (min-max)':>22}{'RSS before MB':>15}{'peak MB':>9}{'growth':>9}"
           f"{'srv+child RSS':>15}{'growth':>9}")
     for kind, rs in results.items():
         before = statistics.median(x["rss_before"] for x in rs)
@@ -528,7 +643,7 @@ def cmd_rewrite(work, kopi, redis, rounds, rate, idle_s, keys):
         during = latency_stats([v for x in rs for v in x["during"]])
         idle_sched = latency_stats([v for x in rs for v in x["idle_sched"]])
         during_sched = latency_stats([v for x in rs for v in x["during_sched"]])
-        for phase, st, sch in (("idle", idle, idle_sched), ("rewrite", during, during_sched)):
+        for phase, st, sch in (("idle", idle, idle_sched), ("during", during, during_sched)):
             ratio = st["p99"] / idle["p99"]
             print(f"{kind:<7}{phase:<8}{st['n']:>9}{st['p50']:>9.0f}{st['p99']:>9.0f}{st['max']:>10.0f}"
                   f"{sch['p99']:>19.0f}{ratio:>11.2f}")
@@ -543,9 +658,14 @@ def main():
     work, kopi, redis, rounds = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
     if sub == "load":
         cmd_load(work, kopi, redis, rounds, [int(k) for k in sys.argv[6:]])
+    elif sub == "rdb-load":
+        cmd_rdb_load(work, kopi, redis, rounds, [int(k) for k in sys.argv[6:]])
     elif sub == "rewrite":
         rate, idle_s, keys = int(sys.argv[6]), float(sys.argv[7]), int(sys.argv[8])
         cmd_rewrite(work, kopi, redis, rounds, rate, idle_s, keys)
+    elif sub == "bgsave":
+        rate, idle_s, keys = int(sys.argv[6]), float(sys.argv[7]), int(sys.argv[8])
+        cmd_rewrite(work, kopi, redis, rounds, rate, idle_s, keys, job=bgsave)
     else:
         raise SystemExit(f"unknown subcommand {sub}")
 

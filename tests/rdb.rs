@@ -765,3 +765,97 @@ fn restore_is_logged_with_an_absolute_deadline() {
     assert_eq!(raw.cmd(&["GET", "copy"]), "$5\r\nvalue\r\n");
     assert_eq!(raw.cmd(&["EXISTS", "src"]), ":0\r\n");
 }
+
+#[test]
+fn flushall_stops_a_bgsave_and_saves_the_empty_dataset() {
+    let d = dir();
+    {
+        let server = Server::start_in(&d.0, &["--save", "3600 1", "--rdb-key-save-delay", "1000"]);
+        let mut raw = server.raw();
+        for i in 0..3000 {
+            raw.cmd(&["SET", &format!("k{i}"), "v"]);
+        }
+        assert_eq!(raw.cmd(&["SAVE"]), "+OK\r\n");
+        raw.cmd(&["SET", "one-more", "v"]);
+        assert_eq!(raw.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+        assert_eq!(raw.cmd(&["FLUSHALL"]), "+OK\r\n");
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while info_field(&mut raw, "rdb_bgsave_in_progress") != "0" {
+            assert!(Instant::now() < deadline, "the BGSAVE was not stopped");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(info_field(&mut raw, "rdb_last_bgsave_status"), "ok");
+        // FLUSHALL's change still counts; the save it made has the empty dataset.
+        assert_ne!(info_field(&mut raw, "rdb_changes_since_last_save"), "0");
+        assert_eq!(raw.cmd(&["SET", "x", "xx"]), "+OK\r\n");
+        assert!(
+            std::fs::read_dir(&d.0).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("temp-")),
+            "the stopped save's temp file is removed"
+        );
+        raw.send_cmd(&[b"SHUTDOWN", b"NOSAVE"]);
+        assert!(raw.closed());
+    }
+    let server = Server::start_in(&d.0, &["--save", ""]);
+    assert_eq!(server.raw().cmd(&["DBSIZE"]), ":0\r\n");
+}
+
+#[test]
+fn keys_past_their_deadline_are_saved_and_dropped_on_load_as_redis_does() {
+    let d = dir();
+    {
+        let server = Server::start_in(&d.0, &with_debug(&["--save", ""]));
+        let mut raw = server.raw();
+        raw.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        for i in 0..100 {
+            raw.cmd(&["SELECT", &(i % 16).to_string()]);
+            raw.cmd(&["SET", &i.to_string(), "v", "PX", "10"]);
+        }
+        raw.cmd(&["SELECT", "0"]);
+        raw.cmd(&["SET", "stays", "v"]);
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(raw.cmd(&["SAVE"]), "+OK\r\n");
+        assert_eq!(raw.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+        wait_for_bgsave(&mut raw);
+    }
+    let server = Server::start_in(&d.0, &["--save", ""]);
+    let mut raw = server.raw();
+    assert_eq!(info_field(&mut raw, "rdb_last_load_keys_expired"), "100");
+    assert_eq!(info_field(&mut raw, "rdb_last_load_keys_loaded"), "1");
+}
+
+#[test]
+fn a_corrupt_dump_rdb_refuses_the_start_with_a_crc_error() {
+    let d = dir();
+    {
+        let server = Server::start_in(&d.0, &["--save", ""]);
+        server.raw().cmd(&["SET", "k", "v"]);
+        assert_eq!(server.raw().cmd(&["SAVE"]), "+OK\r\n");
+    }
+    let path = d.0.join("dump.rdb");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 8..].copy_from_slice(b"foobar00");
+    std::fs::write(&path, &bytes).unwrap();
+    let log = d.0.join("refused.log");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_kopi-server"))
+        .args([
+            "--port",
+            &common::free_port().to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .current_dir(&d.0)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("Fatal error loading the DB"), "{text}");
+    assert!(text.contains("CRC error"), "{text}");
+}

@@ -570,13 +570,26 @@ fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 ///
 /// Recorded as requested, even when every db was already empty.
 fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    use crate::persistence::snapshot;
     let lazy = flush_mode(ctx, args)?;
     ctx.force_propagation();
+    // As Redis's `flushAllDataAndResetRDB`: a BGSAVE in progress is stopped (what it writes is
+    // gone), and with `save` points the empty dataset is saved at once, so a restart does not
+    // bring the old `dump.rdb` back.
+    snapshot::abort_bgsave(ctx.server, ctx.state);
     let mut removed: u64 = 0;
     for index in 0..ctx.state.store.dbs.len() {
         removed += empty_db(ctx, index, lazy) as u64;
     }
-    ctx.state.store.dirty = ctx.state.store.dirty.saturating_add(removed + 1);
+    ctx.state.store.dirty = ctx.state.store.dirty.saturating_add(removed);
+    let save_points = !ctx.server.config.read().get("save").trim().is_empty();
+    if save_points && !ctx.server.loading.is_active() {
+        // The save clears the change counter; FLUSHALL's changes still count, as in Redis.
+        let dirty = ctx.state.store.dirty;
+        let _ = snapshot::save(ctx.server, ctx.state);
+        ctx.state.store.dirty = dirty;
+    }
+    ctx.state.store.dirty = ctx.state.store.dirty.saturating_add(1);
     ctx.reply.ok();
     Ok(())
 }

@@ -622,6 +622,16 @@ impl BaseKind {
         }
     }
 
+    /// The time a cut for this format is taken at, as far as deadlines go: a command base
+    /// leaves out keys already past theirs (Redis's rewrite skips them), an RDB file keeps
+    /// them (`rdbSaveRio` writes every key; loading counts and drops them).
+    pub fn cut_time(&self, now_ms: i64) -> i64 {
+        match self {
+            BaseKind::Resp(_) => now_ms,
+            BaseKind::Rdb { .. } => i64::MIN,
+        }
+    }
+
     /// The base file's format in the manifest (`.base.aof` or `.base.rdb`).
     pub fn format(&self) -> BaseFormat {
         match self {
@@ -922,7 +932,9 @@ pub fn enable_at_runtime(server: &Arc<Server>, state: &mut State) -> Result<Arc<
         now_ms,
         server.config.read().get_bool("aof-use-rdb-preamble"),
     );
-    let cut = state.store.begin_cut(now_ms, kind.entry_writer());
+    let cut = state
+        .store
+        .begin_cut(kind.cut_time(now_ms), kind.entry_writer());
     if let Ok(mut control) = aof.rewrite.lock() {
         control.requested = true;
         control.cut_taken = Some((cut, kind));
@@ -1262,7 +1274,9 @@ fn rewrite(server: &Server, aof: &Aof, cut_taken: Option<(CutId, BaseKind)>) -> 
                 lsn,
             });
         }
-        let cut = state.store.begin_cut(now_ms, kind.entry_writer());
+        let cut = state
+            .store
+            .begin_cut(kind.cut_time(now_ms), kind.entry_writer());
         drop(state);
         aof.wake();
         (cut, kind)
@@ -1326,7 +1340,9 @@ pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<Rewri
         now_ms,
         server.config.read().get_bool("aof-use-rdb-preamble"),
     );
-    let cut = state.store.begin_cut(now_ms, kind.entry_writer());
+    let cut = state
+        .store
+        .begin_cut(kind.cut_time(now_ms), kind.entry_writer());
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
         .spawn(move || {

@@ -22,6 +22,7 @@ use super::aof::{self, BaseKind, strerror};
 use super::fs::{self as pfs, OsStorage, Storage};
 use super::loading::{Held, Pacer};
 use super::rdb::{self, Item, RdbReader};
+use crate::keyspace::cut::CutId;
 use crate::keyspace::{Entry, NO_EXPIRY, Store};
 use crate::server::Server;
 use crate::server::log;
@@ -51,6 +52,12 @@ pub struct RdbStats {
     /// Writes are refused: the last background save failed, `save` points are set and
     /// `stop-writes-on-bgsave-error` is on (Redis's MISCONF).
     refuse_writes: AtomicBool,
+    /// The running BGSAVE's cut, and whether FLUSHALL stopped it (Redis kills the child).
+    cut: std::sync::Mutex<Option<CutId>>,
+    aborted: AtomicBool,
+    /// `current_save_keys_total` and where `cut::keys_written` stood at the cut.
+    keys_total: AtomicU64,
+    keys_before: AtomicU64,
 }
 
 impl Default for RdbStats {
@@ -67,6 +74,10 @@ impl Default for RdbStats {
             keys_loaded: AtomicU64::new(0),
             keys_expired: AtomicU64::new(0),
             refuse_writes: AtomicBool::new(false),
+            cut: std::sync::Mutex::new(None),
+            aborted: AtomicBool::new(false),
+            keys_total: AtomicU64::new(0),
+            keys_before: AtomicU64::new(0),
         }
     }
 }
@@ -113,6 +124,18 @@ impl RdbStats {
         )
     }
 
+    /// `current_save_keys_processed` and `current_save_keys_total` of the running BGSAVE (0
+    /// and 0 when none runs).
+    pub fn save_progress(&self) -> (u64, u64) {
+        if !self.in_progress() {
+            return (0, 0);
+        }
+        let before = self.keys_before.load(Ordering::Relaxed);
+        let total = self.keys_total.load(Ordering::Relaxed);
+        let done = crate::keyspace::cut::keys_written().saturating_sub(before);
+        (done.min(total), total)
+    }
+
     /// Whether write commands get `-MISCONF` because background saves fail.
     pub fn refuses_writes(&self) -> bool {
         self.refuse_writes.load(Ordering::Relaxed)
@@ -152,8 +175,9 @@ fn now_s() -> i64 {
     crate::util::now_ms() / 1000
 }
 
-/// Writes `store` as an RDB file, whole, handing the bytes to `out` in chunks. Entries past
-/// their deadline at `now_ms` are left out.
+/// Writes `store` as an RDB file, whole, handing the bytes to `out` in chunks. Keys past
+/// their deadline not yet deleted are written too, as Redis's `rdbSaveRio` does (loading
+/// counts and drops them).
 pub fn write_store(
     store: &Store,
     now_ms: i64,
@@ -175,9 +199,6 @@ pub fn write_store(
         }
         rdb::write_db_start(&mut buf, n, db.len() as u64, db.data.expires_len() as u64);
         for entry in db.data.iter() {
-            if entry.is_expired(now_ms) {
-                continue;
-            }
             rdb::write_entry(&mut buf, entry);
             if buf.len() >= WRITE_CHUNK_BYTES {
                 crc.update(&buf);
@@ -336,6 +357,7 @@ fn start_bgsave(server: &Server, state: &mut State) -> Result<(), String> {
         .ok_or_else(|| "The server is stopping".to_string())?;
     let now_ms = crate::util::now_ms();
     let kind = BaseKind::Rdb { aof_base: false };
+    server.rdb.aborted.store(false, Ordering::Relaxed);
     server.rdb.scheduled.store(false, Ordering::Relaxed);
     server.rdb.in_progress.store(true, Ordering::Relaxed);
     server.rdb.saves.fetch_add(1, Ordering::Relaxed);
@@ -351,7 +373,18 @@ fn start_bgsave(server: &Server, state: &mut State) -> Result<(), String> {
         .rdb
         .dirty_at_start
         .store(state.store.dirty, Ordering::Relaxed);
-    let cut = state.store.begin_cut(now_ms, kind.entry_writer());
+    let keys: usize = state.store.dbs.iter().map(|d| d.len()).sum();
+    server.rdb.keys_total.store(keys as u64, Ordering::Relaxed);
+    server
+        .rdb
+        .keys_before
+        .store(crate::keyspace::cut::keys_written(), Ordering::Relaxed);
+    let cut = state
+        .store
+        .begin_cut(kind.cut_time(now_ms), kind.entry_writer());
+    if let Ok(mut slot) = server.rdb.cut.lock() {
+        *slot = Some(cut);
+    }
     let spawned = std::thread::Builder::new()
         .name("rdb-bgsave".into())
         .spawn(move || {
@@ -359,7 +392,10 @@ fn start_bgsave(server: &Server, state: &mut State) -> Result<(), String> {
             let storage = OsStorage;
             let target = dump_path(&me);
             let temp = PathBuf::from(temp_name());
-            let stopped = || me.shutdown_requested.load(Ordering::Relaxed);
+            let stopped = || {
+                me.shutdown_requested.load(Ordering::Relaxed)
+                    || me.rdb.aborted.load(Ordering::Relaxed)
+            };
             let result = aof::write_base(&me, &storage, cut, &stopped, &temp, &kind)
                 .and_then(|_| put_in_place(&storage, &temp, &target));
             if result.is_err() {
@@ -382,7 +418,14 @@ fn finish_bgsave(server: &Server, result: Result<(), String>, took: Duration) {
     let rdb = &server.rdb;
     rdb.last_bgsave_s
         .store(took.as_secs() as i64, Ordering::Relaxed);
+    if let Ok(mut slot) = rdb.cut.lock() {
+        *slot = None;
+    }
     match result {
+        Err(_) if rdb.aborted.load(Ordering::Relaxed) => {
+            // Stopped on purpose (FLUSHALL): not a failure, as Redis's killed child.
+            log::notice("Background saving stopped: the dataset it was writing was flushed");
+        }
         Ok(()) => {
             log::notice("Background saving terminated with success");
             {
@@ -401,6 +444,20 @@ fn finish_bgsave(server: &Server, result: Result<(), String>, took: Duration) {
     rdb.started_ms.store(0, Ordering::Relaxed);
     rdb.in_progress.store(false, Ordering::Relaxed);
     refresh_refusal(server);
+}
+
+/// FLUSHALL stops a BGSAVE in progress (Redis kills its child): what it was writing is
+/// gone. Its temp file is removed by its thread; `rdb_last_bgsave_status` stays as it was.
+pub fn abort_bgsave(server: &Server, state: &mut State) {
+    if !server.rdb.in_progress() {
+        return;
+    }
+    let cut = server.rdb.cut.lock().ok().and_then(|c| *c);
+    if let Some(cut) = cut {
+        state.store.end_cut(cut);
+    }
+    server.rdb.aborted.store(true, Ordering::Relaxed);
+    log::notice("Background saving stopped by FLUSHALL");
 }
 
 /// An AOF rewrite about to take its cut waits here while a BGSAVE writes one (Redis runs
@@ -609,7 +666,7 @@ pub fn load_at_start(server: &Arc<Server>) -> Result<(), String> {
     let mut state = server.state.lock();
     let loaded = load_file(server, &mut state, &path, false).map_err(|e| {
         format!(
-            "Fatal error loading the DB ({}): {e}. Exiting.",
+            "Fatal error loading the DB: {e} ({}). Exiting.",
             path.display()
         )
     })?;

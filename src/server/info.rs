@@ -420,8 +420,8 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
          current_cow_size:0\r\n\
          current_cow_size_age:0\r\n\
          current_fork_perc:0.00\r\n\
-         current_save_keys_processed:0\r\n\
-         current_save_keys_total:0\r\n\
+         current_save_keys_processed:{}\r\n\
+         current_save_keys_total:{}\r\n\
          rdb_changes_since_last_save:{}\r\n\
          rdb_bgsave_in_progress:{}\r\n\
          rdb_last_save_time:{}\r\n\
@@ -445,6 +445,8 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
          module_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
         loading as u8,
+        server.rdb.save_progress().0,
+        server.rdb.save_progress().1,
         state.store.dirty,
         server.rdb.in_progress() as u8,
         server.last_save_s.load(Ordering::Relaxed),

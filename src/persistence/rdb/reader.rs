@@ -333,7 +333,7 @@ impl<R: Read> RdbReader<R> {
         }
         if stored != expected {
             return Err(self.error(format!(
-                "Wrong RDB checksum expected: ({stored:x}) got: ({expected:x})"
+                "Wrong RDB checksum expected: ({stored:x}) got ({expected:x}): RDB CRC error"
             )));
         }
         Ok(Item::End {

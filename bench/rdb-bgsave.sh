@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# BGSAVE of kopi and redis-server under a light load, side by side, on loopback.
+#
+#   bench/rdb-bgsave.sh [KEYS]      (default 1000000)
+#
+# Environment: ROUNDS (default 3), RATE (requests/s of the load, default 1000), IDLE_S (seconds
+# of load measured before the rewrite, default 5).
+# Both servers run with appendonly no and no save points, and get SET key:i value:i for i < KEYS
+# through `redis-cli --pipe`. Then, ROUNDS times and alternating between the servers: one
+# connection sends GET and SET of random keys at RATE per second (its own process), IDLE_S
+# seconds pass, BGSAVE is sent and INFO persistence polled every 20 ms until
+# rdb_bgsave_in_progress:0 (rdb_saves grown, status ok). Reported per round and as medians: the
+# save's duration, the server's VmRSS before (the highest sample of the idle period) and its
+# peak during the save, sampled every 50 ms; for Redis the forked child is added: "peak" adds
+# the child's private pages (Private_Clean + Private_Dirty of smaps_rollup: what the fork really
+# costs), "srv+child RSS" adds the child's whole VmRSS (an upper bound that counts shared pages
+# twice). Latency of the load (p50/p99/max in microseconds from send to reply; "from schedule"
+# also counts the wait for a late send) is pooled over the rounds, idle vs during the save.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+RATE=${RATE:-1000}
+IDLE_S=${IDLE_S:-5}
+KEYS=${1:-1000000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+KOPI=$ROOT/target/release/kopi-server
+REDIS=$(command -v redis-server)
+WORK=$(mktemp -d)
+
+cleanup() {
+  # Stop only the servers this run started (listed with their binary by aof_bench.py).
+  if [ -f "$WORK/pids" ]; then
+    while read -r pid bin; do
+      if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ]; then kill "$pid" 2>/dev/null || true; fi
+    done <"$WORK/pids"
+    sleep 0.5
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+(cd "$ROOT" && cargo build --release --bin kopi-server)
+
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "# kopi: $("$KOPI" --version)   redis: $("$REDIS" --version | awk '{print $3}')"
+echo "# $KEYS keys, $ROUNDS alternating rounds, servers not pinned"
+python3 "$ROOT/bench/aof_bench.py" bgsave "$WORK" "$KOPI" "$REDIS" "$ROUNDS" "$RATE" "$IDLE_S" "$KEYS"
