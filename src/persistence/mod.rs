@@ -20,11 +20,14 @@
 //!   RESTORE payloads written by any Redis version (streams and modules excepted).
 //! - [`snapshot`]: RDB snapshots: SAVE, BGSAVE (forkless, on the rewrite's cut), the `save`
 //!   points, `dump.rdb` at start-up and shutdown, RDB files as AOF bases.
+//! - [`check_rdb`]: `kopi-check-rdb`, `redis-check-rdb`'s report on an RDB file (with key
+//!   counts per type and per db), read through [`rdb`]'s reader.
 //! - [`loading`]: the loading state clients see meanwhile (`-LOADING`, INFO's progress,
 //!   `key-load-delay`).
 
 pub mod aof;
 pub mod aof_reader;
+pub mod check_rdb;
 pub mod fs;
 pub mod loading;
 pub mod manifest;

@@ -114,18 +114,17 @@ impl<R: Read> RdbReader<R> {
         }
     }
 
+    /// Fills `buf` or fails. A failed read is reported at its first byte, whatever part of
+    /// it arrived: Redis's `rio` counts only whole reads, so `redis-check-rdb` names the
+    /// same offset for a truncated file.
     fn read_into(&mut self, buf: &mut [u8]) -> Result<(), RdbError> {
         let mut filled = 0;
         while filled < buf.len() {
             match self.inner.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    self.offset += filled as u64;
-                    return Err(self.error("Unexpected EOF reading RDB file"));
-                }
+                Ok(0) => return Err(self.error("Unexpected EOF reading RDB file")),
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.offset += filled as u64;
                     return Err(self.error(format!("Error reading RDB file: {e}")));
                 }
             }

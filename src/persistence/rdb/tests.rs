@@ -495,6 +495,9 @@ fn truncated_and_damaged_files_are_errors_never_panics() {
         let err = read_all(&bytes[..cut]).expect_err("a truncated file must not load");
         assert!(err.offset <= cut as u64, "{err} for a cut at {cut}");
     }
+    // A short read is reported at its first byte, as Redis's rio counts: here the checksum's.
+    let err = read_all(&bytes[..bytes.len() - 3]).unwrap_err();
+    assert_eq!(err.offset, bytes.len() as u64 - 8, "{err}");
     // Flip one bit at a time: the checksum catches whatever the structure does not.
     for i in (0..bytes.len()).step_by(3) {
         let mut bad = bytes.clone();
