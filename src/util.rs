@@ -315,6 +315,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn strtol_reads_like_glibc() {
+        let cases: [(&[u8], i64, usize, bool); 12] = [
+            (b"42\r\n", 42, 2, false),
+            (b" \t\r\n-7x", -7, 6, false),
+            (b"+5", 5, 2, false),
+            (b"", 0, 0, false),
+            (b"-", 0, 0, false),
+            (b" x", 0, 0, false),
+            (b"12\x0034", 12, 2, false),
+            (b"007", 7, 3, false),
+            (b"9223372036854775807", i64::MAX, 19, false),
+            (b"9223372036854775808", i64::MAX, 19, true),
+            (b"-9223372036854775808", i64::MIN, 20, false),
+            (b"-99999999999999999999", i64::MIN, 21, true),
+        ];
+        for (bytes, value, end, overflow) in cases {
+            assert_eq!(
+                strtol(bytes),
+                Strtol {
+                    value,
+                    end,
+                    overflow
+                },
+                "{:?}",
+                bytes.escape_ascii().to_string()
+            );
+        }
+    }
+
+    #[test]
     fn string2ll_rules() {
         assert_eq!(parse_i64(b"0"), Some(0));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));

@@ -331,7 +331,7 @@ fn same_report_verdict_and_files_as_redis_check_aof() {
         }
         std::fs::remove_dir_all(&torn).unwrap();
     }
-    for len in (0..base.len()).step_by(5) {
+    for len in (0..base.len()).step_by(7) {
         let torn = case(&root, &written, &format!("torn-base-{len}"), |dir| {
             std::fs::write(dir.join(BASE), &base[..len]).unwrap();
         });
@@ -344,8 +344,8 @@ fn same_report_verdict_and_files_as_redis_check_aof() {
     let record_starts: Vec<usize> = (0..incr.len())
         .filter(|&i| i == 0 || (incr[i - 1] == b'\n' && matches!(incr[i], b'*' | b'#')))
         .collect();
-    // Every third offset, each with one of the bytes (3 and 8 are coprime: all of them).
-    for at in (0..incr.len()).step_by(3) {
+    // Every fifth offset, each with one of the bytes (5 and 8 are coprime: all of them).
+    for at in (0..incr.len()).step_by(5) {
         let byte = [b'X', 0, 0xe9, b'*', b'$', b'\r', b'\n', b'#'][at % 8];
         let damaged = case(&root, &written, &format!("byte-{at}"), |dir| {
             let mut bytes = incr.clone();

@@ -444,18 +444,8 @@ impl Checker<'_> {
 
     /// `fileIsManifest`: a line that is not a comment and starts with `file`.
     fn is_manifest(&mut self, path: &Path) -> Result<bool, Exit> {
-        let shown = bytes_of(path);
-        let file = match File::open(path) {
-            Ok(file) => file,
-            Err(e) => {
-                let line = text(&[b"Cannot open file ", shown, b": ", &error_text(&e), b"\n"]);
-                return self.fail(&line);
-            }
-        };
-        let Ok(metadata) = file.metadata() else {
-            return self.fail(&text(&[b"Cannot stat file: ", shown, b"\n"]));
-        };
-        if metadata.len() == 0 {
+        let (file, size) = self.open_to_detect(path)?;
+        if size == 0 {
             return Ok(false);
         }
         let mut reader = BufReader::new(file);
@@ -473,25 +463,33 @@ impl Checker<'_> {
                         manifest = true;
                     }
                 }
-                Err(_) => return self.fail(&text(&[b"Cannot read file: ", shown, b"\n"])),
+                Err(_) => {
+                    return self.fail(&text(&[b"Cannot read file: ", bytes_of(path), b"\n"]));
+                }
             }
         }
     }
 
-    /// `fileIsRDB`: at least 8 bytes, starting with `REDIS`.
-    fn is_rdb(&mut self, path: &Path) -> Result<bool, Exit> {
+    /// Opens a file to look at its type, and its size; says why not as Redis does.
+    fn open_to_detect(&mut self, path: &Path) -> Result<(File, u64), Exit> {
         let shown = bytes_of(path);
-        let mut file = match File::open(path) {
+        let file = match File::open(path) {
             Ok(file) => file,
             Err(e) => {
                 let line = text(&[b"Cannot open file ", shown, b": ", &error_text(&e), b"\n"]);
                 return self.fail(&line);
             }
         };
-        let Ok(metadata) = file.metadata() else {
-            return self.fail(&text(&[b"Cannot stat file: ", shown, b"\n"]));
-        };
-        if metadata.len() < 8 {
+        match file.metadata() {
+            Ok(metadata) => Ok((file, metadata.len())),
+            Err(_) => self.fail(&text(&[b"Cannot stat file: ", shown, b"\n"])),
+        }
+    }
+
+    /// `fileIsRDB`: at least 8 bytes, starting with `REDIS`.
+    fn is_rdb(&mut self, path: &Path) -> Result<bool, Exit> {
+        let (mut file, size) = self.open_to_detect(path)?;
+        if size < 8 {
             return Ok(false);
         }
         let mut magic = [0u8; RDB_MAGIC.len()];
@@ -908,4 +906,320 @@ fn read_at(file: &File, offset: u64, size: u64, max: usize) -> Vec<u8> {
     }
     bytes.truncate(filled);
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persistence::fs::TempDir;
+
+    fn args(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    /// Runs the tool in `dir` on `target` (relative to it) with `answer` on standard input.
+    fn check(dir: &Path, words: &[&str], answer: &[u8]) -> (u8, String) {
+        let args: Vec<OsString> = words
+            .iter()
+            .map(|w| match w.starts_with("--") || w.parse::<i64>().is_ok() {
+                true => OsString::from(w),
+                false => dir.join(w).into_os_string(),
+            })
+            .collect();
+        let mut out = Vec::new();
+        let status = run(b"kopi-check-aof", &args, &mut out, &mut &answer[..]);
+        let shown = String::from_utf8_lossy(&out).replace(&format!("{}/", dir.display()), "");
+        (status, shown)
+    }
+
+    // The expected reports below are what redis-check-aof 7.0.15 prints for the same bytes.
+
+    const SET: &[u8] = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+    const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
+    const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
+
+    #[test]
+    fn arguments_as_redis_check_aof_reads_them() {
+        let check = |words: &[&str]| parse_args(&args(words));
+        let options = |fix, assume_yes, truncate_to_timestamp| {
+            Args::Check(Options {
+                path: PathBuf::from("f"),
+                fix,
+                assume_yes,
+                truncate_to_timestamp,
+            })
+        };
+        assert_eq!(check(&["f"]), options(false, false, 0));
+        assert_eq!(check(&["--fix", "f"]), options(true, false, 0));
+        assert_eq!(check(&["--yes", "--fix", "f"]), options(true, true, 0));
+        assert_eq!(check(&["--fix", "f", "--yes"]), options(true, true, 0));
+        let timestamp = |t: &str| check(&["--truncate-to-timestamp", t, "f"]);
+        assert_eq!(timestamp("17"), options(false, false, 17));
+        assert_eq!(timestamp(" -3"), options(false, false, -3));
+        assert_eq!(timestamp(""), options(false, false, 0));
+        for bad in ["x", "5x", "99999999999999999999"] {
+            assert_eq!(timestamp(bad), Args::InvalidTimestamp, "{bad}");
+        }
+        for usage in [
+            &[][..],
+            &["a", "b"],
+            &["f", "--fix"],
+            &["--fix", "a", "b"],
+            &["--truncate-to-timestamp", "1"],
+            &["--fix", "--truncate-to-timestamp", "1", "f"],
+        ] {
+            assert_eq!(check(usage), Args::Usage, "{usage:?}");
+        }
+        let mut out = Vec::new();
+        assert_eq!(run(b"./check", &[], &mut out, &mut &b""[..]), 1);
+        assert_eq!(
+            out,
+            b"Usage: ./check [--fix|--truncate-to-timestamp $timestamp] <file.manifest|file.aof>\n"
+        );
+    }
+
+    #[test]
+    fn count_and_length_lines_as_read_long_reports_them() {
+        let mut buffer = [0; NUMBER_LINE_BUFFER];
+        assert_eq!(read_long(&mut buffer, b"*3\r\n", b'*'), Ok(3));
+        assert_eq!(read_long(&mut buffer, b"$-1\r\n", b'$'), Ok(-1));
+        assert_eq!(read_long(&mut buffer, b"*\r\n", b'*'), Ok(0));
+        let error = |buffer: &mut [u8; NUMBER_LINE_BUFFER], line: &[u8], prefix| {
+            String::from_utf8(read_long(buffer, line, prefix).unwrap_err()).unwrap()
+        };
+        assert_eq!(
+            error(&mut buffer, b"$3\r\n", b'*'),
+            "Expected prefix '*', got: '$'"
+        );
+        assert_eq!(
+            error(&mut buffer, b"*3x\r\n", b'*'),
+            r"Expected \r\n, got: 780d"
+        );
+        assert_eq!(
+            error(&mut buffer, b"*3\r\x01", b'*'),
+            r"Expected \r\n, got: 0d01"
+        );
+        assert_eq!(
+            error(&mut buffer, b"*3\xe9\n", b'*'),
+            r"Expected \r\n, got: ffffffe90a"
+        );
+        // Cut after the digits: the byte after the NUL is what the previous line left there.
+        let mut buffer = [0; NUMBER_LINE_BUFFER];
+        fgets_into(&mut buffer, b"*12\r\n");
+        assert_eq!(error(&mut buffer, b"*", b'*'), r"Expected \r\n, got: 0032");
+        // ... and "*1" then finds the `\r` of "*12\r\n" after its NUL.
+        assert_eq!(error(&mut buffer, b"*1", b'*'), r"Expected \r\n, got: 000d");
+    }
+
+    #[test]
+    fn timestamp_annotations_as_process_annotations_judges_them() {
+        let stop = |line: &[u8], offset, last| timestamp_stop(line, offset, 100, last);
+        assert_eq!(stop(b"#TS:100\r\n", 5, true), None);
+        assert_eq!(stop(b"#TS:99\r\n", 0, false), None);
+        assert_eq!(stop(b"#other\r\n", 5, true), None);
+        assert_eq!(stop(b"#TS:\r\n", 5, true), None, "no digits reads as 0");
+        assert_eq!(
+            stop(b"#TS:101\r\n", 5, true),
+            Some(TimestampStop::TruncateAt { offset: 5 })
+        );
+        assert_eq!(
+            stop(b"#TS:101\r\n", 5, false),
+            Some(TimestampStop::NotLastFile { offset: 5 })
+        );
+        assert_eq!(
+            stop(b"#TS:101\r\n", 0, true),
+            Some(TimestampStop::NothingBefore)
+        );
+        for invalid in [
+            &b"#TS:101\n"[..],
+            b"#TS:101",
+            b"#TS:1x\r\n",
+            b"#TS:99999999999999999999\r\n",
+        ] {
+            assert_eq!(stop(invalid, 5, true), Some(TimestampStop::Invalid));
+        }
+        assert_eq!(timestamp_stop(b"#TS:x\r\n", 5, 0, true), None, "0 is off");
+    }
+
+    #[test]
+    fn dirname_as_glibc() {
+        for (path, dir) in [
+            ("appendonly.aof.manifest", "."),
+            ("d/appendonly.aof.manifest", "d"),
+            ("/a//b/m", "/a//b"),
+            ("a//m", "a"),
+            ("/m", "/"),
+            ("d/m/", "d"),
+            ("/", "/"),
+            ("", "."),
+        ] {
+            assert_eq!(dirname(path.as_bytes()), dir.as_bytes(), "{path}");
+        }
+    }
+
+    #[test]
+    fn a_valid_old_style_file() {
+        let dir = TempDir::new("check-valid");
+        std::fs::write(
+            dir.0.join("a.aof"),
+            [b"#TS:5\r\n", SET, MULTI, SET, EXEC].concat(),
+        )
+        .unwrap();
+        let (status, out) = check(&dir.0, &["a.aof"], b"");
+        assert_eq!(status, 0);
+        assert_eq!(
+            out,
+            "Start checking Old-Style AOF\n\
+             AOF analyzed: filename=a.aof, size=90, ok_up_to=90, ok_up_to_line=21, diff=0\n\
+             AOF a.aof is valid\n"
+        );
+        std::fs::write(dir.0.join("empty.aof"), b"").unwrap();
+        let (status, out) = check(&dir.0, &["empty.aof"], b"");
+        assert_eq!(
+            (status, out.as_str()),
+            (0, "Start checking Old-Style AOF\nAOF empty.aof is empty\n")
+        );
+    }
+
+    #[test]
+    fn fix_cuts_a_torn_transaction_after_a_yes() {
+        let dir = TempDir::new("check-fix");
+        let path = dir.0.join("a.aof");
+        let bytes = [SET, MULTI, SET, &EXEC[..5]].concat();
+        for answer in [&b"n\n"[..], b"", b"\ny"] {
+            std::fs::write(&path, &bytes).unwrap();
+            let (status, out) = check(&dir.0, &["--fix", "a.aof"], answer);
+            assert_eq!(status, 1);
+            assert!(out.ends_with("Continue? [y/N]: Aborting...\n"), "{out}");
+            assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        }
+        let (status, out) = check(&dir.0, &["--fix", "a.aof"], b"Y");
+        assert_eq!(status, 0);
+        assert_eq!(
+            out,
+            "Start checking Old-Style AOF\n\
+             0x              49: Expected \\r\\n, got: 0000\n\
+             AOF analyzed: filename=a.aof, size=74, ok_up_to=27, ok_up_to_line=19, diff=47\n\
+             This will shrink the AOF a.aof from 74 bytes, with 47 bytes, to 27 bytes\n\
+             Continue? [y/N]: Successfully truncated AOF a.aof\n"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), SET);
+    }
+
+    #[test]
+    fn an_unfinished_transaction_is_reported_at_its_last_element() {
+        let dir = TempDir::new("check-multi");
+        std::fs::write(dir.0.join("a.aof"), [SET, MULTI, SET].concat()).unwrap();
+        let (status, out) = check(&dir.0, &["a.aof"], b"");
+        assert_eq!(status, 1);
+        assert_eq!(
+            out,
+            "Start checking Old-Style AOF\n\
+             0x              42: Reached EOF before reading EXEC for MULTI\n\
+             AOF analyzed: filename=a.aof, size=69, ok_up_to=27, ok_up_to_line=18, diff=42\n\
+             AOF a.aof is not valid. Use the --fix option to try fixing it.\n"
+        );
+    }
+
+    #[test]
+    fn multi_part_only_the_last_file_may_be_cut() {
+        let dir = TempDir::new("check-multi-part");
+        let aof = dir.0.join("appendonlydir");
+        std::fs::create_dir_all(&aof).unwrap();
+        std::fs::write(
+            aof.join("appendonly.aof.manifest"),
+            "file b.aof seq 1 type b\nfile h.aof seq 1 type h\nfile i.aof seq 1 type i\n",
+        )
+        .unwrap();
+        std::fs::write(aof.join("b.aof"), [SET, &SET[..7]].concat()).unwrap();
+        std::fs::write(
+            aof.join("i.aof"),
+            [b"#TS:7\r\n", SET, b"#TS:9\r\n", SET].concat(),
+        )
+        .unwrap();
+        let manifest = "appendonlydir/appendonly.aof.manifest";
+        let (status, out) = check(&dir.0, &["--fix", manifest], b"y");
+        assert_eq!(status, 1);
+        assert_eq!(
+            out,
+            "Start checking Multi Part AOF\n\
+             Start to check BASE AOF (RESP format).\n\
+             0x              1f: Expected \\r\\n, got: 0d00\n\
+             AOF analyzed: filename=b.aof, size=34, ok_up_to=27, ok_up_to_line=9, diff=7\n\
+             Failed to truncate AOF b.aof because it is not the last file\n"
+        );
+        std::fs::write(aof.join("b.aof"), SET).unwrap();
+        let (status, out) = check(&dir.0, &["--truncate-to-timestamp", "8", manifest], b"");
+        assert_eq!(status, 0);
+        assert_eq!(
+            out,
+            "Start checking Multi Part AOF\n\
+             Start to check BASE AOF (RESP format).\n\
+             Truncate nothing in AOF b.aof to timestamp 8\n\
+             BASE AOF b.aof is valid\n\
+             Start to check INCR files.\n\
+             Successfully truncated AOF i.aof to timestamp 8\n\
+             All AOF files and manifest are valid\n"
+        );
+        assert_eq!(
+            std::fs::read(aof.join("i.aof")).unwrap(),
+            [b"#TS:7\r\n", SET].concat()
+        );
+        let (status, out) = check(&dir.0, &["--truncate-to-timestamp", "6", manifest], b"");
+        assert_eq!(status, 1);
+        assert!(
+            out.ends_with("AOF appendonlydir/i.aof has nothing before timestamp 6, aborting...\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_refused_manifest_is_logged_as_redis_logs_it() {
+        let dir = TempDir::new("check-manifest");
+        std::fs::write(
+            dir.0.join("m"),
+            "file a seq 1 type b\nfile b seq 2 type b\n",
+        )
+        .unwrap();
+        let (status, out) = check(&dir.0, &["m"], b"");
+        assert_eq!(status, 1);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "Start checking Multi Part AOF");
+        let prefix = format!("{}:C ", std::process::id());
+        let messages: Vec<&str> = lines[1..]
+            .iter()
+            .filter(|line| !line.is_empty())
+            .map(|line| match line.strip_prefix(&prefix) {
+                Some(rest) => rest.split_once(" # ").expect("a log line").1,
+                None => line,
+            })
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "",
+                "*** FATAL AOF MANIFEST FILE ERROR ***",
+                "Reading the manifest file, at line 2",
+                ">>> 'file b seq 2 type b'",
+                "Found duplicate base file information",
+            ]
+        );
+    }
+
+    #[test]
+    fn rdb_parts_are_refused_by_this_build() {
+        let dir = TempDir::new("check-rdb");
+        std::fs::write(dir.0.join("a.aof"), [&b"REDIS0010\xff"[..], SET].concat()).unwrap();
+        let (status, out) = check(&dir.0, &["a.aof"], b"");
+        assert_eq!(status, 1);
+        assert_eq!(
+            out,
+            format!("Start checking Old-Style AOF\n{RDB_PREAMBLE_UNSUPPORTED}\n")
+        );
+        // Shorter than an RDB header: a RESP file with a bad first byte.
+        std::fs::write(dir.0.join("a.aof"), b"REDIS01").unwrap();
+        let (status, out) = check(&dir.0, &["a.aof"], b"");
+        assert_eq!(status, 1);
+        assert!(out.contains("AOF a.aof format error\n"), "{out}");
+    }
 }
