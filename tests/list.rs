@@ -85,7 +85,15 @@ fn edits_and_searches() {
     // Redis 7.0 negates the rank in a signed integer: the most negative one searches from
     // the tail, starts at the first match and ignores COUNT.
     assert_eq!(
-        r.cmd(&["LPOS", "l", "a", "RANK", "-9223372036854775808", "COUNT", "2"]),
+        r.cmd(&[
+            "LPOS",
+            "l",
+            "a",
+            "RANK",
+            "-9223372036854775808",
+            "COUNT",
+            "2"
+        ]),
         "*3\r\n:4\r\n:2\r\n:0\r\n"
     );
     assert_eq!(
