@@ -34,6 +34,70 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
+/// What C's `strtol(s, &end, 10)` (glibc, C locale) makes of the bytes `s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Strtol {
+    /// The value, saturated to `i64::MIN`/`i64::MAX` on overflow; 0 when there are no digits.
+    pub value: i64,
+    /// How many bytes were consumed (`end - s`): 0 when there are no digits, even after white
+    /// space or a sign.
+    pub end: usize,
+    /// The digits overflowed (`errno` would be `ERANGE`).
+    pub overflow: bool,
+}
+
+/// C's `strtol` base 10 as glibc implements it: leading white space, an optional sign, the
+/// leading digits. A NUL byte ends the string, as in C, since it is neither.
+pub fn strtol(s: &[u8]) -> Strtol {
+    let mut at = 0;
+    while s
+        .get(at)
+        .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+    {
+        at += 1;
+    }
+    let negative = s.get(at) == Some(&b'-');
+    if matches!(s.get(at), Some(b'-' | b'+')) {
+        at += 1;
+    }
+    let digits = s[at.min(s.len())..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 0 {
+        return Strtol {
+            value: 0,
+            end: 0,
+            overflow: false,
+        };
+    }
+    // Accumulate a magnitude that stops growing past 2^63 (i64::MIN's magnitude).
+    let limit = 1u64 << 63;
+    let mut magnitude = 0u64;
+    for &b in &s[at..at + digits] {
+        magnitude = magnitude
+            .saturating_mul(10)
+            .saturating_add(u64::from(b - b'0'))
+            .min(limit + 1);
+    }
+    let (value, overflow) = if negative {
+        match 0i64.checked_sub_unsigned(magnitude) {
+            Some(value) if magnitude <= limit => (value, false),
+            _ => (i64::MIN, true),
+        }
+    } else {
+        match i64::try_from(magnitude) {
+            Ok(value) => (value, false),
+            Err(_) => (i64::MAX, true),
+        }
+    };
+    Strtol {
+        value,
+        end: at + digits,
+        overflow,
+    }
+}
+
 /// Redis's `string2ld`/`strtod` checks for a float argument: no spaces, the whole string must
 /// be a number, NaN is refused. `inf`/`-inf` are accepted (callers reject infinite results).
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
@@ -249,6 +313,36 @@ pub fn now_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strtol_reads_like_glibc() {
+        let cases: [(&[u8], i64, usize, bool); 12] = [
+            (b"42\r\n", 42, 2, false),
+            (b" \t\r\n-7x", -7, 6, false),
+            (b"+5", 5, 2, false),
+            (b"", 0, 0, false),
+            (b"-", 0, 0, false),
+            (b" x", 0, 0, false),
+            (b"12\x0034", 12, 2, false),
+            (b"007", 7, 3, false),
+            (b"9223372036854775807", i64::MAX, 19, false),
+            (b"9223372036854775808", i64::MAX, 19, true),
+            (b"-9223372036854775808", i64::MIN, 20, false),
+            (b"-99999999999999999999", i64::MIN, 21, true),
+        ];
+        for (bytes, value, end, overflow) in cases {
+            assert_eq!(
+                strtol(bytes),
+                Strtol {
+                    value,
+                    end,
+                    overflow
+                },
+                "{:?}",
+                bytes.escape_ascii().to_string()
+            );
+        }
+    }
 
     #[test]
     fn string2ll_rules() {

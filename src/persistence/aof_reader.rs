@@ -214,6 +214,14 @@ pub struct Truncation {
     pub cut: Cut,
     /// File offset of the incomplete record (of the `MULTI` for [`Cut::UnfinishedMulti`]).
     pub at: u64,
+    /// File offset of the element the end of the file cut (its start): the count line, a
+    /// length line or a payload of a torn command, a torn annotation, or the end of the file
+    /// after an unfinished transaction.
+    pub element: u64,
+    pub element_kind: Element,
+    /// File offsets of a torn command's name (its first argument's payload) when it was read
+    /// whole: a checker that counts `MULTI`/`EXEC` as soon as it has the name needs it.
+    pub torn_name: Option<(u64, u64)>,
     /// File offset of the `MULTI` of the transaction open at the end, if one is.
     pub open_multi: Option<u64>,
     /// The length to truncate the file to: just past the last command a loader applies (the
@@ -232,10 +240,27 @@ pub struct Corruption {
     /// File offset of the element being read: the record, a `$` line, or a payload (the
     /// offset `redis-check-aof` prints before its error).
     pub element: u64,
+    pub element_kind: Element,
     /// File offset of the first byte that cannot be there.
     pub byte: u64,
     /// Every byte from `byte` to the end of the file is zero.
     pub zero_tail: bool,
+}
+
+/// The part of a record a read stopped in: what a checker needs to say what it expected
+/// there (`redis-check-aof` reports a count or length line, a payload, differently).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Element {
+    /// The first byte of a record, or the end of the file between records.
+    RecordStart,
+    /// A command's `*<count>` line.
+    CountLine,
+    /// An argument's `$<length>` line.
+    LengthLine,
+    /// An argument's payload of `len` bytes and the `\r\n` after it.
+    Payload { len: u64 },
+    /// An annotation line.
+    Annotation,
 }
 
 /// What is wrong with a malformed record.
@@ -414,8 +439,9 @@ enum Step {
     Annotation(usize),
     /// More bytes are needed: at least this many (0 when not known).
     More(usize),
-    /// Malformed: the error, the element's and the offending byte's offsets in the record.
-    Bad(Malformed, usize, usize),
+    /// Malformed: the error, the element's and the offending byte's offsets in the record,
+    /// and what the element is.
+    Bad(Malformed, usize, usize, Element),
 }
 
 /// Parse progress through a command, kept while more bytes are read.
@@ -493,9 +519,11 @@ impl Partial {
                     self.lines = 1;
                 }
                 Number::More => return Step::More(0),
-                Number::Bad(BadNumber::Value, at) => return Step::Bad(Malformed::BadArgc, 0, at),
+                Number::Bad(BadNumber::Value, at) => {
+                    return Step::Bad(Malformed::BadArgc, 0, at, Element::CountLine);
+                }
                 Number::Bad(BadNumber::Crlf(got), at) => {
-                    return Step::Bad(Malformed::ExpectedCrlf { got }, 0, at);
+                    return Step::Bad(Malformed::ExpectedCrlf { got }, 0, at, Element::CountLine);
                 }
             }
         }
@@ -508,7 +536,12 @@ impl Partial {
                         return Step::More(0);
                     };
                     if first != b'$' {
-                        return Step::Bad(Malformed::ExpectedBulk { got: first }, at, at);
+                        return Step::Bad(
+                            Malformed::ExpectedBulk { got: first },
+                            at,
+                            at,
+                            Element::LengthLine,
+                        );
                     }
                     let max = max_bulk.min(BULK_LEN_MAX);
                     let len = match number(data, at, 0, max) {
@@ -524,14 +557,19 @@ impl Partial {
                             } else {
                                 Malformed::BadBulkLength
                             };
-                            return Step::Bad(error, at, bad);
+                            return Step::Bad(error, at, bad, Element::LengthLine);
                         }
                         Number::Bad(BadNumber::Crlf(got), bad) => {
-                            return Step::Bad(Malformed::ExpectedCrlf { got }, at, bad);
+                            return Step::Bad(
+                                Malformed::ExpectedCrlf { got },
+                                at,
+                                bad,
+                                Element::LengthLine,
+                            );
                         }
                     };
                     let Ok(len) = usize::try_from(len) else {
-                        return Step::Bad(Malformed::BadBulkLength, at, at);
+                        return Step::Bad(Malformed::BadBulkLength, at, at, Element::LengthLine);
                     };
                     self.lines += 1;
                     self.bulk = Some(len);
@@ -539,16 +577,17 @@ impl Partial {
                 }
             };
             let start = self.cursor;
+            let payload = Element::Payload { len: len as u64 };
             let Some(stop) = start.checked_add(len) else {
-                return Step::Bad(Malformed::BadBulkLength, start, start);
+                return Step::Bad(Malformed::BadBulkLength, start, start, payload);
             };
             match (data.get(stop), data.get(stop.wrapping_add(1))) {
                 (Some(b'\r'), Some(b'\n')) => {}
                 (Some(b'\r'), Some(&got)) => {
-                    return Step::Bad(Malformed::ExpectedCrlf { got }, start, stop + 1);
+                    return Step::Bad(Malformed::ExpectedCrlf { got }, start, stop + 1, payload);
                 }
                 (Some(&got), _) if got != b'\r' => {
-                    return Step::Bad(Malformed::ExpectedCrlf { got }, start, stop);
+                    return Step::Bad(Malformed::ExpectedCrlf { got }, start, stop, payload);
                 }
                 _ => {
                     let missing = stop.saturating_add(2).saturating_sub(data.len());
@@ -569,9 +608,12 @@ fn annotation(data: &[u8]) -> Step {
     let window = &data[..data.len().min(ANNOTATION_LINE_MAX)];
     match memchr::memchr(b'\n', window) {
         Some(newline) => Step::Annotation(newline + 1),
-        None if data.len() >= ANNOTATION_LINE_MAX => {
-            Step::Bad(Malformed::AnnotationTooLong, 0, ANNOTATION_LINE_MAX - 1)
-        }
+        None if data.len() >= ANNOTATION_LINE_MAX => Step::Bad(
+            Malformed::AnnotationTooLong,
+            0,
+            ANNOTATION_LINE_MAX - 1,
+            Element::Annotation,
+        ),
         None => Step::More(0),
     }
 }
@@ -675,7 +717,9 @@ impl AofReader {
                     None => Step::More(0),
                     Some(b'*') => partial.parse(data, &mut self.ranges, options.max_bulk_len),
                     Some(b'#') => annotation(data),
-                    Some(&got) => Step::Bad(Malformed::ExpectedArray { got }, 0, 0),
+                    Some(&got) => {
+                        Step::Bad(Malformed::ExpectedArray { got }, 0, 0, Element::RecordStart)
+                    }
                 }
             };
             match step {
@@ -709,6 +753,9 @@ impl AofReader {
                             error,
                             record: offset,
                             element: win.offset(win.pos + name_start),
+                            element_kind: Element::Payload {
+                                len: (name_stop - name_start) as u64,
+                            },
                             byte: win.offset(win.pos + name_start),
                             zero_tail: false,
                         };
@@ -751,13 +798,14 @@ impl AofReader {
                     }
                     win.pos += len;
                 }
-                Step::Bad(error, element, byte) => {
+                Step::Bad(error, element, byte, element_kind) => {
                     let record = win.offset(win.pos);
                     let byte_at = win.pos + byte;
                     let corruption = Corruption {
                         error,
                         record,
                         element: win.offset(win.pos + element),
+                        element_kind,
                         byte: win.offset(win.pos + byte),
                         zero_tail: self.rest_is_zero(&mut source, &win, byte_at)?,
                     };
@@ -775,7 +823,13 @@ impl AofReader {
                 }
                 Step::More(need) => {
                     if win.eof {
-                        return Ok(Self::at_eof(&tally, &win, &partial, &self.buf));
+                        return Ok(Self::at_eof(
+                            &tally,
+                            &win,
+                            &partial,
+                            &self.buf,
+                            &self.ranges,
+                        ));
                     }
                     self.fill(&mut source, &mut win, need, options.size_hint)?;
                 }
@@ -784,7 +838,13 @@ impl AofReader {
     }
 
     /// The report for an end of file while the record at `win.pos` needs more bytes.
-    fn at_eof(tally: &Tally, win: &Window, partial: &Partial, buf: &[u8]) -> Report {
+    fn at_eof(
+        tally: &Tally,
+        win: &Window,
+        partial: &Partial,
+        buf: &[u8],
+        ranges: &[(usize, usize)],
+    ) -> Report {
         let here = win.offset(win.pos);
         let eof = win.offset(win.end);
         if win.pos == win.end {
@@ -794,6 +854,9 @@ impl AofReader {
                     let truncation = Truncation {
                         cut: Cut::UnfinishedMulti,
                         at: multi,
+                        element: eof,
+                        element_kind: Element::RecordStart,
+                        torn_name: None,
                         open_multi: Some(multi),
                         valid_up_to: tally.before_multi,
                         redis_truncates_to: Some(tally.redis(tally.before_multi)),
@@ -809,6 +872,9 @@ impl AofReader {
             let truncation = Truncation {
                 cut: Cut::TornAnnotation,
                 at: here,
+                element: here,
+                element_kind: Element::Annotation,
+                torn_name: None,
                 open_multi: tally.multi,
                 valid_up_to,
                 redis_truncates_to: tally.multi.map(|_| tally.redis(tally.before_multi)),
@@ -816,9 +882,22 @@ impl AofReader {
             let ok_up_to = tally.multi.unwrap_or(eof);
             return tally.report(End::Truncated(truncation), ok_up_to, tally.line);
         }
+        let (element, element_kind) = match (partial.argc, partial.bulk) {
+            (0, _) => (here, Element::CountLine),
+            (_, Some(len)) => (
+                win.offset(win.pos + partial.cursor),
+                Element::Payload { len: len as u64 },
+            ),
+            (_, None) => (win.offset(win.pos + partial.cursor), Element::LengthLine),
+        };
         let truncation = Truncation {
             cut: Cut::TornCommand,
             at: here,
+            element,
+            element_kind,
+            torn_name: ranges
+                .first()
+                .map(|&(start, stop)| (win.offset(win.pos + start), win.offset(win.pos + stop))),
             open_multi: tally.multi,
             valid_up_to,
             redis_truncates_to: Some(tally.redis(tally.last_command_end)),

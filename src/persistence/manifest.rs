@@ -704,6 +704,23 @@ impl ManifestErrorKind {
         }
     }
 
+    /// Whether Redis shows the offending line with the message (`Reading the manifest file,
+    /// at line N` and `>>> '<line>'`): for the errors it finds after trimming the line.
+    pub fn redis_shows_line(&self) -> bool {
+        matches!(
+            self,
+            ManifestErrorKind::BlankLine
+                | ManifestErrorKind::UnbalancedQuotes
+                | ManifestErrorKind::WrongFieldCount(_)
+                | ManifestErrorKind::MissingField(_)
+                | ManifestErrorKind::PathInFileName
+                | ManifestErrorKind::NotAFileName
+                | ManifestErrorKind::DuplicateBase
+                | ManifestErrorKind::NonMonotonicSeq { .. }
+                | ManifestErrorKind::UnknownType(_)
+        )
+    }
+
     fn detail(&self) -> String {
         match self {
             ManifestErrorKind::Open(e) | ManifestErrorKind::Read(e) => e.to_string(),
@@ -871,30 +888,7 @@ fn trim(line: &[u8]) -> &[u8] {
 /// C's `atoll` as glibc implements it (`strtoll` base 10): leading white space, an optional
 /// sign, the leading digits; 0 when there are none; saturated on overflow.
 fn atoll(value: &[u8]) -> i64 {
-    let mut rest = value;
-    while let Some((first, tail)) = rest.split_first()
-        && matches!(first, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-    {
-        rest = tail;
-    }
-    let negative = rest.first() == Some(&b'-');
-    if matches!(rest.first(), Some(b'-' | b'+')) {
-        rest = &rest[1..];
-    }
-    // Accumulate as a magnitude that stops growing past 2^63 (i64::MIN's magnitude).
-    let limit = 1u64 << 63;
-    let mut magnitude = 0u64;
-    for &b in rest.iter().take_while(|b| b.is_ascii_digit()) {
-        magnitude = magnitude
-            .saturating_mul(10)
-            .saturating_add(u64::from(b - b'0'))
-            .min(limit);
-    }
-    if negative {
-        0i64.checked_sub_unsigned(magnitude).unwrap_or(i64::MIN)
-    } else {
-        i64::try_from(magnitude).unwrap_or(i64::MAX)
-    }
+    crate::util::strtol(value).value
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@
 //!   (new incr file, committed rewrite, dropped history, upgrade from a single old-style file).
 //! - [`aof_reader`]: the streaming reader of AOF command files (RESP arrays and `#TS:`
 //!   annotations), reporting clean ends, torn tails and corruption with Redis's offsets.
+//! - [`check_aof`]: `kopi-check-aof`, a drop-in for `redis-check-aof` 7.0 (same report,
+//!   verdicts, exit codes and `--fix` results), built on the manifest parser and the reader.
 //! - [`aof`]: the writer, the durability contract, and loading at start-up.
 //! - [`power_loss`]: a [`fs::Storage`] that simulates a power cut (what was written but not
 //!   synced, or renamed but not dir-synced, is lost), for tests and the simulator.
@@ -27,6 +29,7 @@
 
 pub mod aof;
 pub mod aof_reader;
+pub mod check_aof;
 pub mod check_rdb;
 pub mod fs;
 pub mod loading;

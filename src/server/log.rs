@@ -50,20 +50,19 @@ pub fn log(level: Level, message: &str) {
     if !enabled(level) {
         return;
     }
+    raw(&format!("{}{message}\n", prefix('M', level)));
+}
+
+/// The start of a log line, `pid:<role> <timestamp> <mark> `: role `M` for the server, `C`
+/// for a child or a tool (Redis's `redis-check-aof` logs its manifest errors with `C`).
+pub fn prefix(role: char, level: Level) -> String {
     let mark = match level {
         Level::Debug => '.',
         Level::Verbose => '-',
         Level::Notice => '*',
         Level::Warning => '#',
     };
-    let line = format!(
-        "{}:M {} {} {}\n",
-        std::process::id(),
-        timestamp(),
-        mark,
-        message
-    );
-    raw(&line);
+    format!("{}:{} {} {} ", std::process::id(), role, timestamp(), mark)
 }
 
 /// Writes text to the log target as it is (the start-up banner).
