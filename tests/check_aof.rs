@@ -508,30 +508,113 @@ fn yes_answers_the_fix_question() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// RDB-preamble files need an RDB reader this build does not have yet: refused, loudly.
+/// RDB-preamble files (Redis's default AOF base, and old single files that start with an
+/// RDB): the RDB part is checked with redis-check-rdb's report, then the RESP tail.
 #[test]
-fn rdb_preamble_files_are_refused_until_an_rdb_reader_exists() {
-    let dir = fresh_dir();
-    let aof = dir.join("appendonlydir");
-    std::fs::create_dir_all(&aof).unwrap();
-    std::fs::write(
-        aof.join("appendonly.aof.manifest"),
-        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
-    )
-    .unwrap();
-    std::fs::write(aof.join("appendonly.aof.1.base.rdb"), b"REDIS0010\xfa").unwrap();
-    std::fs::write(aof.join("appendonly.aof.1.incr.aof"), b"").unwrap();
-    let output = Command::new(KOPI_CHECK_AOF)
-        .arg(MANIFEST)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "Start checking Multi Part AOF\n\
-         Start to check BASE AOF (RDB format).\n\
-         RDB-preamble AOF files are not supported by this build yet\n"
+fn rdb_preamble_files_as_redis_check_aof() {
+    let test = "rdb_preamble_files_as_redis_check_aof";
+    let Some(server) = require_program("redis-server", test) else {
+        return;
+    };
+    let Some(redis_check_aof) = require_program("redis-check-aof", test) else {
+        return;
+    };
+    let root = fresh_dir();
+    let written = scratch(&root, "written");
+    {
+        let redis =
+            RedisServer::start_in(&server, &written, &["--save", "", "--appendonly", "yes"]);
+        let mut raw = redis.raw();
+        for i in 0..50 {
+            send(&mut raw, &format!("SET key:{i} value:{i}"));
+        }
+        send(&mut raw, "SET ttl v PX 100000000");
+        send(&mut raw, "HSET h f1 v1 f2 v2");
+        send(&mut raw, "BGREWRITEAOF");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !raw
+            .cmd(&["INFO", "persistence"])
+            .contains("aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0")
+            || !written
+                .join("appendonlydir/appendonly.aof.2.base.rdb")
+                .exists()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the rewrite did not end"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        send(&mut raw, "SET after rewrite");
+        send(&mut raw, "INCR counter");
+    }
+    let base = "appendonly.aof.2.base.rdb";
+    let incr = "appendonly.aof.2.incr.aof";
+    let valid = case(&root, &written, "valid", |_| {});
+    let report = assert_same(&redis_check_aof, &valid, &[MANIFEST], "valid");
+    assert!(
+        report.stdout.contains("RDB preamble is OK"),
+        "{}",
+        report.stdout
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        report
+            .stdout
+            .contains("All AOF files and manifest are valid")
+    );
+    let crc = case(&root, &written, "crc", |aof| {
+        let path = aof.join(base);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len();
+        bytes[n - 3] ^= 0x5a;
+        std::fs::write(&path, bytes).unwrap();
+    });
+    let report = assert_same(&redis_check_aof, &crc, &[MANIFEST], "damaged checksum");
+    assert!(report.stdout.contains("RDB CRC error"), "{}", report.stdout);
+    let torn = case(&root, &written, "torn-incr", |aof| {
+        let path = aof.join(incr);
+        let len = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
+    });
+    assert_same(
+        &redis_check_aof,
+        &torn,
+        &[MANIFEST],
+        "torn incr after an RDB base",
+    );
+    assert_same(
+        &redis_check_aof,
+        &torn,
+        &["--fix", MANIFEST],
+        "torn incr after an RDB base",
+    );
+    // An old single file: the RDB part, then RESP commands, torn at the end.
+    let old = scratch(&root.join("cases"), "old-style");
+    let mut bytes = std::fs::read(written.join("appendonlydir").join(base)).unwrap();
+    bytes.extend_from_slice(&std::fs::read(written.join("appendonlydir").join(incr)).unwrap());
+    bytes.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk");
+    std::fs::write(old.join("appendonly.aof"), bytes).unwrap();
+    let report = assert_same(
+        &redis_check_aof,
+        &old,
+        &["appendonly.aof"],
+        "old-style with a preamble",
+    );
+    assert!(
+        report.stdout.contains("RDB preamble is OK"),
+        "{}",
+        report.stdout
+    );
+    assert_same(
+        &redis_check_aof,
+        &old,
+        &["--fix", "appendonly.aof"],
+        "old-style with a preamble",
+    );
+    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -48,7 +48,8 @@
 //!
 //! # Where it differs from `redis-check-aof` 7.0.15
 //! - RDB-preamble files (`.base.rdb`, old-style files starting with `REDIS`): the RDB part is
-//!   checked by [`check_rdb_part`], which this build cannot do yet: it says so and exits 1.
+//!   checked by [`check_rdb_part`] with kopi's RDB reader; a damaged part's error lines are
+//!   kopi-check-rdb's (Redis's for a checksum error, the reader's own words otherwise).
 //! - Files Redis never writes, which the shared [`AofReader`] refuses where
 //!   `redis-check-aof`'s `strtol` accepts them: a count or length with a sign, leading white
 //!   space or no digits (`*0`, `*-1`, `$ 3`), an annotation line over 1023 bytes followed by
@@ -77,10 +78,6 @@ use crate::persistence::aof_reader::{
 use crate::persistence::manifest::{Manifest, ManifestError};
 use crate::server::log;
 use crate::util::strtol;
-
-/// What [`check_rdb_part`] says while it cannot check an RDB part.
-pub const RDB_PREAMBLE_UNSUPPORTED: &str =
-    "RDB-preamble AOF files are not supported by this build yet";
 
 /// `redis-check-aof`'s `fgets` buffer for count and length lines (127 bytes and a NUL).
 const NUMBER_LINE_BUFFER: usize = 128;
@@ -183,23 +180,21 @@ pub fn run(program: &[u8], args: &[OsString], out: &mut dyn Write, answers: &mut
     status
 }
 
-/// Checks the RDB part at the start of the file at `path` as `redis-check-rdb` does (its
-/// `[offset N] ...` report lines go to `out`) and returns the offset where the RESP tail
-/// starts.
-///
-/// Not wired yet: the RDB codec (`persistence::rdb`, `RdbReader::new(reader)`, whose
-/// `next_item()` returns `Item::End { end, .. }` after the checksum) is written on another
-/// branch. Until it is merged this refuses every RDB part.
+/// Checks the RDB part at the start of the file at `path` as `redis-check-aof` does, with
+/// `redis-check-rdb`'s report (its `[offset N] ...` lines go to `out`, the file named as
+/// `name`), and returns the offset where the RESP tail starts.
 pub fn check_rdb_part(path: &Path, name: &[u8], out: &mut dyn Write) -> Result<u64, RdbPartError> {
-    let _ = (path, name, out);
-    Err(RdbPartError::Unsupported)
+    let file = File::open(path).map_err(|_| RdbPartError::NotSane)?;
+    let now_ms = crate::util::now_ms();
+    match super::check_rdb::check_preamble(std::io::BufReader::new(file), name, now_ms, out) {
+        Ok(Some(end)) => Ok(end),
+        _ => Err(RdbPartError::NotSane),
+    }
 }
 
 /// Why [`check_rdb_part`] did not return the tail's offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RdbPartError {
-    /// This build has no RDB reader.
-    Unsupported,
     /// The RDB part is damaged (the report says how).
     NotSane,
 }
@@ -207,7 +202,6 @@ pub enum RdbPartError {
 impl RdbPartError {
     fn message(self) -> &'static str {
         match self {
-            RdbPartError::Unsupported => RDB_PREAMBLE_UNSUPPORTED,
             RdbPartError::NotSane => "RDB preamble of AOF file is not sane, aborting.",
         }
     }
@@ -1207,14 +1201,18 @@ mod tests {
     }
 
     #[test]
-    fn rdb_parts_are_refused_by_this_build() {
+    fn a_damaged_rdb_part_is_not_sane() {
         let dir = TempDir::new("check-rdb");
         std::fs::write(dir.0.join("a.aof"), [&b"REDIS0010\xff"[..], SET].concat()).unwrap();
         let (status, out) = check(&dir.0, &["a.aof"], b"");
         assert_eq!(status, 1);
-        assert_eq!(
-            out,
-            format!("Start checking Old-Style AOF\n{RDB_PREAMBLE_UNSUPPORTED}\n")
+        assert!(
+            out.starts_with("Start checking Old-Style AOF\n[offset 0] Checking RDB file a.aof\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("RDB preamble of AOF file is not sane, aborting.\n"),
+            "{out}"
         );
         // Shorter than an RDB header: a RESP file with a bad first byte.
         std::fs::write(dir.0.join("a.aof"), b"REDIS01").unwrap();

@@ -73,12 +73,15 @@ impl Stats {
         *self.keys_by_db.entry(db).or_default() += 1;
     }
 
-    /// Redis's three lines, then kopi's per type (all five, zeros included) and per db
-    /// (only the dbs that hold keys).
-    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+    /// Redis's three lines, then (with `kopi_lines`) kopi's per type (all five, zeros
+    /// included) and per db (only the dbs that hold keys).
+    fn write(&self, out: &mut dyn Write, kopi_lines: bool) -> io::Result<()> {
         writeln!(out, "[info] {} keys read", self.keys)?;
         writeln!(out, "[info] {} expires", self.expires)?;
         writeln!(out, "[info] {} already expired", self.already_expired)?;
+        if !kopi_lines {
+            return Ok(());
+        }
         for (name, keys) in TYPE_NAMES.iter().zip(self.keys_by_type) {
             writeln!(out, "[info] {keys} keys of type {name}")?;
         }
@@ -106,12 +109,38 @@ pub fn check_file(path: &Path, now_ms: i64, out: &mut dyn Write) -> io::Result<b
 /// Checks the RDB stream in `source` (everything after the "Checking" line); `now_ms` decides
 /// which expiry times count as already expired.
 pub fn check(source: impl Read, now_ms: i64, out: &mut dyn Write) -> io::Result<bool> {
+    check_stream(source, now_ms, out, true).map(|end| end.is_some())
+}
+
+/// The RDB preamble of an AOF file, as `redis-check-aof` checks it: the report goes to `out`
+/// (headed by the "Checking" line naming `name`, without kopi's own `[info]` lines); the
+/// offset just after the checksum, where the RESP tail starts, if the part is sound.
+pub fn check_preamble(
+    source: impl Read,
+    name: &[u8],
+    now_ms: i64,
+    out: &mut dyn Write,
+) -> io::Result<Option<u64>> {
+    out.write_all(b"[offset 0] Checking RDB file ")?;
+    out.write_all(name)?;
+    out.write_all(b"\n")?;
+    check_stream(source, now_ms, out, false)
+}
+
+/// [`check`]'s body: `Some(end offset)` when the stream looks OK; `kopi_lines` adds the
+/// per-type and per-db counts.
+fn check_stream(
+    source: impl Read,
+    now_ms: i64,
+    out: &mut dyn Write,
+    kopi_lines: bool,
+) -> io::Result<Option<u64>> {
     let mut stats = Stats::default();
     let mut reader = match RdbReader::new(source) {
         Ok(reader) => reader,
         Err(error) => {
-            write_error(out, &error, None, &stats)?;
-            return Ok(false);
+            write_error(out, &error, None, &stats, kopi_lines)?;
+            return Ok(None);
         }
     };
     // Keys before any SELECTDB belong to db 0, as when Redis loads the file.
@@ -121,8 +150,8 @@ pub fn check(source: impl Read, now_ms: i64, out: &mut dyn Write) -> io::Result<
         let item = match reader.next_item() {
             Ok(item) => item,
             Err(error) => {
-                write_error(out, &error, last_key.as_deref(), &stats)?;
-                return Ok(false);
+                write_error(out, &error, last_key.as_deref(), &stats, kopi_lines)?;
+                return Ok(None);
             }
         };
         match item {
@@ -164,8 +193,8 @@ pub fn check(source: impl Read, now_ms: i64, out: &mut dyn Write) -> io::Result<
                     )?;
                 }
                 writeln!(out, "[offset {end}] \\o/ RDB looks OK! \\o/")?;
-                stats.write(out)?;
-                return Ok(true);
+                stats.write(out, kopi_lines)?;
+                return Ok(Some(end));
             }
         }
     }
@@ -178,15 +207,22 @@ fn write_error(
     error: &RdbError,
     last_key: Option<&[u8]>,
     stats: &Stats,
+    kopi_lines: bool,
 ) -> io::Result<()> {
     writeln!(out, "--- RDB ERROR DETECTED ---")?;
+    if error.message.ends_with("RDB CRC error") {
+        // Redis's words for the most common damage, exactly.
+        writeln!(out, "[offset {}] RDB CRC error", error.offset)?;
+        writeln!(out, "[additional info] While doing: check-sum")?;
+        return stats.write(out, kopi_lines);
+    }
     writeln!(out, "[offset {}] {}", error.offset, error.message)?;
     if let Some(key) = last_key {
         out.write_all(b"[additional info] Last key read: '")?;
         out.write_all(until_nul(key))?;
         out.write_all(b"'\n")?;
     }
-    stats.write(out)
+    stats.write(out, kopi_lines)
 }
 
 /// The bytes C's `%s` prints: up to the first NUL.
@@ -320,8 +356,12 @@ mod tests {
             )),
             "{text}"
         );
+        // Redis's own two lines for this damage.
         assert!(
-            text.contains("[additional info] Last key read: 'plain'\n"),
+            text.contains(&format!(
+                "[offset {}] RDB CRC error\n[additional info] While doing: check-sum\n",
+                file.len()
+            )),
             "{text}"
         );
         assert!(text.contains("[info] 3 keys read\n"), "{text}");
