@@ -609,8 +609,10 @@ fn time(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 /// in Redis. While AOF is off it writes a base-only AOF, as Redis does.
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     use crate::persistence::aof::RewriteOrder;
+    // Inside MULTI, or while a BGSAVE writes the one snapshot there is, the rewrite is
+    // scheduled (it waits for the save), as in Redis.
     let order = match ctx.server.aof() {
-        Some(aof) => aof.order_rewrite(ctx.client.call_depth > 1),
+        Some(aof) => aof.order_rewrite(ctx.client.call_depth > 1 || ctx.server.rdb.in_progress()),
         None => crate::persistence::aof::order_offline_rewrite(ctx.server, ctx.state).map_err(
             |e| {
                 crate::server::log::warning(&format!("Can't rewrite append only file in background: {e}"));

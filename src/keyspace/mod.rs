@@ -234,10 +234,13 @@ impl Keyspace {
         let index = shard_of(hash);
         self.before_write(index);
         let shard = &mut self.shards[index];
-        let old = match shard.find_mut(hash, |e| e.key == entry.key) {
-            Some(slot) => Some(std::mem::replace(slot, entry)),
-            None => {
-                shard.insert_unique(hash, entry, |e| hash_key(&e.key));
+        // One probe: the slot found is the slot filled.
+        let old = match shard.entry(hash, |e| e.key == entry.key, |e| hash_key(&e.key)) {
+            hashbrown::hash_table::Entry::Occupied(mut slot) => {
+                Some(std::mem::replace(slot.get_mut(), entry))
+            }
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(entry);
                 self.len += 1;
                 None
             }
@@ -334,6 +337,15 @@ impl Keyspace {
 impl Db {
     pub fn len(&self) -> usize {
         self.data.len()
+    }
+
+    /// Makes room for about `keys` more keys at once (loading a snapshot that says how many
+    /// follow), so the tables do not grow, and rehash, step by step.
+    pub fn reserve(&mut self, keys: usize) {
+        let per_shard = keys / SHARDS + keys / SHARDS / 8 + 1;
+        for shard in self.data.shards.iter_mut() {
+            shard.reserve(per_shard, |e| hash_key(&e.key));
+        }
     }
 
     pub fn is_empty(&self) -> bool {

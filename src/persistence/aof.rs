@@ -932,6 +932,10 @@ pub fn enable_at_runtime(server: &Arc<Server>, state: &mut State) -> Result<Arc<
         now_ms,
         server.config.read().get_bool("aof-use-rdb-preamble"),
     );
+    // The first base needs the one snapshot there is: a BGSAVE writing one is stopped and
+    // runs again once the rewrite is over (Redis delays the AOF instead; either way both
+    // happen).
+    super::snapshot::yield_to_rewrite(server, state);
     let cut = state
         .store
         .begin_cut(kind.cut_time(now_ms), kind.entry_writer());
@@ -1334,19 +1338,37 @@ pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<Rewri
         OFFLINE_REWRITE.store(false, Ordering::Release);
         return Err("The server is stopping".into());
     };
-    let now_ms = crate::util::now_ms();
-    let kind = base_kind(
-        state,
-        now_ms,
-        server.config.read().get_bool("aof-use-rdb-preamble"),
-    );
-    let cut = state
-        .store
-        .begin_cut(kind.cut_time(now_ms), kind.entry_writer());
+    let preamble = server.config.read().get_bool("aof-use-rdb-preamble");
+    // One snapshot at a time: during a BGSAVE the rewrite is scheduled, and takes its cut
+    // when the save is over (Redis starts it from its cron once the child exits).
+    let scheduled = server.rdb.in_progress();
+    let mut taken = None;
+    if !scheduled {
+        let now_ms = crate::util::now_ms();
+        let kind = base_kind(state, now_ms, preamble);
+        let cut = state
+            .store
+            .begin_cut(kind.cut_time(now_ms), kind.entry_writer());
+        taken = Some((cut, kind));
+    }
+    let cut_on_failure = taken.as_ref().map(|(cut, _)| *cut);
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
         .spawn(move || {
             let started = Instant::now();
+            let (cut, kind) = match taken {
+                Some(taken) => taken,
+                None => {
+                    super::snapshot::wait_for_bgsave(&me, &|| false);
+                    let mut state = me.state.lock();
+                    let now_ms = crate::util::now_ms();
+                    let kind = base_kind(&mut state, now_ms, preamble);
+                    let cut = state
+                        .store
+                        .begin_cut(kind.cut_time(now_ms), kind.entry_writer());
+                    (cut, kind)
+                }
+            };
             match rewrite_offline(&me, cut, &kind) {
                 Ok(()) => log::notice("Background AOF rewrite finished successfully"),
                 Err(e) => {
@@ -1363,11 +1385,17 @@ pub fn order_offline_rewrite(server: &Server, state: &mut State) -> Result<Rewri
             OFFLINE_REWRITE.store(false, Ordering::Release);
         });
     if let Err(e) = spawned {
-        state.store.end_cut(cut);
+        if let Some(cut) = cut_on_failure {
+            state.store.end_cut(cut);
+        }
         OFFLINE_REWRITE.store(false, Ordering::Release);
         return Err(format!("Can't start the rewrite thread: {e}"));
     }
-    Ok(RewriteOrder::Started)
+    Ok(if scheduled {
+        RewriteOrder::Scheduled
+    } else {
+        RewriteOrder::Started
+    })
 }
 
 fn rewrite_offline(server: &Server, cut: CutId, kind: &BaseKind) -> Result<(), String> {
@@ -1973,14 +2001,17 @@ pub fn load_held(
 /// Loads the RDB part of the AOF file at `path` into the keyspace; returns where it ends.
 fn load_rdb_part(path: &Path, held: &mut impl Held, pacer: &mut Pacer<'_>) -> Result<u64, String> {
     let file = File::open(path).map_err(|e| strerror(&e))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let databases = held.state().store.dbs.len();
     let (loaded, _) = super::snapshot::read_rdb(
         std::io::BufReader::new(file),
+        size,
         databases,
         false,
-        |db, entry, offset| {
-            held.state().store.dbs[db].insert_entry(entry);
-            pacer.after_command(held, offset)
+        // As Redis loads an AOF base: a key met twice keeps the later value.
+        |item| match item.apply(&mut held.state().store, true)? {
+            Some(offset) => pacer.after_command(held, offset),
+            None => Ok(()),
         },
     )?;
     log::notice(&format!(

@@ -28,7 +28,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
 
 use crate::keyspace::{NO_EXPIRY, Value};
@@ -108,7 +108,7 @@ pub fn check_file(path: &Path, now_ms: i64, out: &mut dyn Write) -> io::Result<b
 
 /// Checks the RDB stream in `source` (everything after the "Checking" line); `now_ms` decides
 /// which expiry times count as already expired.
-pub fn check(source: impl Read, now_ms: i64, out: &mut dyn Write) -> io::Result<bool> {
+pub fn check(source: impl BufRead, now_ms: i64, out: &mut dyn Write) -> io::Result<bool> {
     check_stream(source, now_ms, out, true).map(|end| end.is_some())
 }
 
@@ -116,7 +116,7 @@ pub fn check(source: impl Read, now_ms: i64, out: &mut dyn Write) -> io::Result<
 /// (headed by the "Checking" line naming `name`, without kopi's own `[info]` lines); the
 /// offset just after the checksum, where the RESP tail starts, if the part is sound.
 pub fn check_preamble(
-    source: impl Read,
+    source: impl BufRead,
     name: &[u8],
     now_ms: i64,
     out: &mut dyn Write,
@@ -130,7 +130,7 @@ pub fn check_preamble(
 /// [`check`]'s body: `Some(end offset)` when the stream looks OK; `kopi_lines` adds the
 /// per-type and per-db counts.
 fn check_stream(
-    source: impl Read,
+    source: impl BufRead,
     now_ms: i64,
     out: &mut dyn Write,
     kopi_lines: bool,

@@ -12,7 +12,7 @@
 //! directory synced: a crash at any point leaves the previous `dump.rdb` whole.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -423,8 +423,9 @@ fn finish_bgsave(server: &Server, result: Result<(), String>, took: Duration) {
     }
     match result {
         Err(_) if rdb.aborted.load(Ordering::Relaxed) => {
-            // Stopped on purpose (FLUSHALL): not a failure, as Redis's killed child.
-            log::notice("Background saving stopped: the dataset it was writing was flushed");
+            // Stopped on purpose (FLUSHALL, AOF turned on): not a failure, as Redis's
+            // killed child.
+            log::notice("Background saving terminated: stopped on purpose");
         }
         Ok(()) => {
             log::notice("Background saving terminated with success");
@@ -446,8 +447,8 @@ fn finish_bgsave(server: &Server, result: Result<(), String>, took: Duration) {
     refresh_refusal(server);
 }
 
-/// FLUSHALL stops a BGSAVE in progress (Redis kills its child): what it was writing is
-/// gone. Its temp file is removed by its thread; `rdb_last_bgsave_status` stays as it was.
+/// Stops a BGSAVE in progress, as Redis kills its child (FLUSHALL: what it was writing is
+/// gone). Its temp file is removed by its thread; `rdb_last_bgsave_status` stays as it was.
 pub fn abort_bgsave(server: &Server, state: &mut State) {
     if !server.rdb.in_progress() {
         return;
@@ -457,7 +458,18 @@ pub fn abort_bgsave(server: &Server, state: &mut State) {
         state.store.end_cut(cut);
     }
     server.rdb.aborted.store(true, Ordering::Relaxed);
-    log::notice("Background saving stopped by FLUSHALL");
+    log::notice("Background saving stopped");
+}
+
+/// `CONFIG SET appendonly yes` takes its cut at once: a BGSAVE in progress is stopped and
+/// scheduled again (the cron starts it once the rewrite is over).
+pub fn yield_to_rewrite(server: &Server, state: &mut State) {
+    if !server.rdb.in_progress() {
+        return;
+    }
+    abort_bgsave(server, state);
+    server.rdb.scheduled.store(true, Ordering::Relaxed);
+    log::notice("Background saving scheduled again after the AOF's first rewrite");
 }
 
 /// An AOF rewrite about to take its cut waits here while a BGSAVE writes one (Redis runs
@@ -513,15 +525,101 @@ pub struct Loaded {
     pub expired: u64,
 }
 
-/// Reads an RDB stream, handing each key to `on_key(db, entry, offset)`. Keys past their
+/// What [`read_rdb`] hands its caller.
+#[derive(Debug)]
+pub enum Loading {
+    /// RESIZEDB: about this many keys follow for `db` (the tables can be sized once).
+    Expect { db: usize, keys: u64 },
+    /// A key for `db`; the stream's offset after it.
+    Key {
+        db: usize,
+        entry: Entry,
+        offset: u64,
+    },
+}
+
+impl Loading {
+    /// The usual handling: size the db's tables, or insert the key (see [`insert`]).
+    pub fn apply(self, store: &mut Store, replace: bool) -> Result<Option<u64>, String> {
+        match self {
+            Loading::Expect { db, keys } => {
+                store.dbs[db].reserve(usize::try_from(keys).unwrap_or(0));
+                Ok(None)
+            }
+            Loading::Key { db, entry, offset } => {
+                insert(store, db, entry, replace)?;
+                Ok(Some(offset))
+            }
+        }
+    }
+}
+
+/// Items handed from the decoding thread to the inserting one at a time.
+const LOAD_BATCH: usize = 512;
+/// The decoder's error when the inserting side gave up first (its own error is reported).
+const STOPPED: &str = "loading stopped";
+
+/// Reads an RDB stream, handing each key and each size hint to `on_item`. Keys past their
 /// deadline are dropped when `drop_expired` (loading `dump.rdb`, as a Redis master does),
 /// kept when loading an AOF base (they expire later, with a `DEL` in the log).
-pub fn read_rdb<R: Read>(
+///
+/// Two threads share the work: one reads and decodes the file (checksum, lengths, values
+/// built in kopi's encodings), the caller's inserts what it gets into the keyspace, in
+/// batches through a bounded channel, so neither waits for the other's memory traffic.
+pub fn read_rdb<R: std::io::BufRead + Send>(
     source: R,
+    file_size: u64,
     databases: usize,
     drop_expired: bool,
-    mut on_key: impl FnMut(usize, Entry, u64) -> Result<(), String>,
+    mut on_item: impl FnMut(Loading) -> Result<(), String>,
 ) -> Result<(Loaded, R), String> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Loading>>(4);
+    std::thread::scope(|scope| {
+        let decoder = std::thread::Builder::new()
+            .name("rdb-decode".into())
+            .spawn_scoped(scope, move || {
+                decode_rdb(source, file_size, databases, drop_expired, tx)
+            })
+            .map_err(|e| format!("Can't start the RDB decoder: {e}"))?;
+        let mut applied = Ok(());
+        while let Ok(batch) = rx.recv() {
+            for item in batch {
+                applied = on_item(item);
+                if applied.is_err() {
+                    break;
+                }
+            }
+            if applied.is_err() {
+                break;
+            }
+        }
+        // A decoder still sending sees the channel closed and stops.
+        drop(rx);
+        let decoded = decoder
+            .join()
+            .map_err(|_| "The RDB decoder failed".to_string())?;
+        applied?;
+        decoded
+    })
+}
+
+/// [`read_rdb`]'s decoding thread.
+fn decode_rdb<R: std::io::BufRead>(
+    source: R,
+    file_size: u64,
+    databases: usize,
+    drop_expired: bool,
+    tx: std::sync::mpsc::SyncSender<Vec<Loading>>,
+) -> Result<(Loaded, R), String> {
+    let mut batch = Vec::with_capacity(LOAD_BATCH);
+    let send = |batch: &mut Vec<Loading>, item: Loading| -> Result<(), String> {
+        batch.push(item);
+        if batch.len() >= LOAD_BATCH {
+            let full = std::mem::replace(batch, Vec::with_capacity(LOAD_BATCH));
+            tx.send(full).map_err(|_| STOPPED.to_string())?;
+        }
+        Ok(())
+    };
     let mut reader = RdbReader::new(source).map_err(|e| e.to_string())?;
     let now_ms = crate::util::now_ms();
     let mut db = 0usize;
@@ -550,7 +648,12 @@ pub fn read_rdb<R: Read>(
                 }
                 db = n;
             }
-            Item::ResizeDb { .. } => {}
+            Item::ResizeDb { keys, .. } => {
+                // A hint, trusted only as far as the file could hold that many keys (a key
+                // takes at least 3 bytes: type, key, value).
+                let keys = keys.min(file_size / 3);
+                send(&mut batch, Loading::Expect { db, keys })?;
+            }
             Item::Function(_) => {
                 return Err(
                     "The RDB file holds a function library: kopi has no functions (FUNCTION LOAD) and can't load it".into(),
@@ -577,7 +680,14 @@ pub fn read_rdb<R: Read>(
                     entry.freq = freq;
                 }
                 loaded.keys += 1;
-                on_key(db, entry, reader.offset())?;
+                send(
+                    &mut batch,
+                    Loading::Key {
+                        db,
+                        entry,
+                        offset: reader.offset(),
+                    },
+                )?;
             }
             Item::End {
                 end,
@@ -587,6 +697,9 @@ pub fn read_rdb<R: Read>(
                     log::notice("RDB file was saved with checksum disabled: no check performed.");
                 }
                 loaded.end = end;
+                if !batch.is_empty() {
+                    tx.send(batch).map_err(|_| STOPPED.to_string())?;
+                }
                 return Ok((loaded, reader.into_inner()));
             }
         }
@@ -596,14 +709,13 @@ pub fn read_rdb<R: Read>(
 /// Inserts a loaded key; a key already there is corruption (Redis: "duplicated key") unless
 /// `replace` (DEBUG RELOAD MERGE).
 fn insert(store: &mut Store, db: usize, entry: Entry, replace: bool) -> Result<(), String> {
-    let key = entry.key.clone();
-    if store.dbs[db].insert_entry(entry).is_some() && !replace {
-        return Err(format!(
+    match store.dbs[db].insert_entry(entry) {
+        Some(old) if !replace => Err(format!(
             "RDB has duplicated key '{}' in DB {db}",
-            String::from_utf8_lossy(&key)
-        ));
+            String::from_utf8_lossy(&old.key)
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Loads the RDB file at `path` into the dataset held by `held`, with loading progress for
@@ -627,11 +739,12 @@ pub fn load_file(
     );
     let result = read_rdb(
         BufReader::new(file),
+        size,
         databases,
         true,
-        |db, entry, offset| {
-            insert(&mut held.state().store, db, entry, replace)?;
-            pacer.after_command(held, offset)
+        |item| match item.apply(&mut held.state().store, replace)? {
+            Some(offset) => pacer.after_command(held, offset),
+            None => Ok(()),
         },
     );
     pacer.finish(held.state());
@@ -650,8 +763,9 @@ pub fn load_into(store: &mut Store, path: &Path) -> Result<Loaded, String> {
     let file =
         File::open(path).map_err(|e| format!("Can't open {}: {}", path.display(), strerror(&e)))?;
     let databases = store.dbs.len();
-    read_rdb(BufReader::new(file), databases, true, |db, entry, _| {
-        insert(store, db, entry, false)
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    read_rdb(BufReader::new(file), size, databases, true, |item| {
+        item.apply(store, false).map(|_| ())
     })
     .map(|(loaded, _)| loaded)
 }

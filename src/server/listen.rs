@@ -141,6 +141,11 @@ pub async fn run(server: Arc<Server>) -> i32 {
     }
     server.shutdown_requested.store(true, Ordering::SeqCst);
     log::warning("User requested shutdown...");
+    // A BGSAVE stops at its next step on the shutdown flag and removes its temp file.
+    let waiting = std::time::Instant::now();
+    while server.rdb.in_progress() && waiting.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     if !pidfile.is_empty() {
         log::notice("Removing the pid file.");
         let _ = std::fs::remove_file(&pidfile);

@@ -7,7 +7,7 @@
 //! and values are rebuilt in kopi's own types with the encodings the current thresholds
 //! choose (as Redis re-encodes on load).
 
-use std::io::Read;
+use std::io::BufRead;
 
 use super::legacy::{parse_intset, parse_ziplist, parse_zipmap};
 use super::listpack::{self, Element};
@@ -37,15 +37,21 @@ const CONTAINER_PLAIN: u64 = super::QUICKLIST_NODE_PLAIN;
 const CONTAINER_PACKED: u64 = super::QUICKLIST_NODE_PACKED;
 
 /// Reads an RDB stream item by item.
-pub struct RdbReader<R: Read> {
+pub struct RdbReader<R: BufRead> {
     inner: R,
     version: u16,
     offset: u64,
     crc: Crc64,
+    /// Bytes read but not yet in `crc`: the checksum runs over blocks of them, not over
+    /// each small read (most reads are a few bytes).
+    unsummed: Vec<u8>,
     ended: bool,
 }
 
-impl<R: Read> std::fmt::Debug for RdbReader<R> {
+/// Bytes gathered before they are added to the checksum at once.
+const CRC_BLOCK: usize = 16 * 1024;
+
+impl<R: BufRead> std::fmt::Debug for RdbReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RdbReader")
             .field("version", &self.version)
@@ -59,7 +65,7 @@ impl<R: Read> std::fmt::Debug for RdbReader<R> {
 /// such keys when loading a file).
 type Decoded = Option<Value>;
 
-impl<R: Read> RdbReader<R> {
+impl<R: BufRead> RdbReader<R> {
     /// Reads and checks the magic and version: `REDIS` and four ASCII digits.
     pub fn new(inner: R) -> Result<Self, RdbError> {
         let mut reader = RdbReader::headless(inner);
@@ -88,6 +94,7 @@ impl<R: Read> RdbReader<R> {
             version: super::RDB_VERSION,
             offset: 0,
             crc: Crc64::new(),
+            unsummed: Vec::new(),
             ended: false,
         }
     }
@@ -120,16 +127,30 @@ impl<R: Read> RdbReader<R> {
     fn read_into(&mut self, buf: &mut [u8]) -> Result<(), RdbError> {
         let mut filled = 0;
         while filled < buf.len() {
-            match self.inner.read(&mut buf[filled..]) {
-                Ok(0) => return Err(self.error("Unexpected EOF reading RDB file")),
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            let available = match self.inner.fill_buf() {
+                Ok([]) => return Err(self.error("Unexpected EOF reading RDB file")),
+                Ok(available) => available,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     return Err(self.error(format!("Error reading RDB file: {e}")));
                 }
+            };
+            // Straight from the source's buffer: most reads are a few bytes.
+            let n = available.len().min(buf.len() - filled);
+            buf[filled..filled + n].copy_from_slice(&available[..n]);
+            self.inner.consume(n);
+            filled += n;
+        }
+        if self.unsummed.len() + buf.len() > CRC_BLOCK {
+            self.crc.update(&self.unsummed);
+            self.unsummed.clear();
+            if buf.len() > CRC_BLOCK {
+                self.crc.update(buf);
+                self.offset += buf.len() as u64;
+                return Ok(());
             }
         }
-        self.crc.update(buf);
+        self.unsummed.extend_from_slice(buf);
         self.offset += buf.len() as u64;
         Ok(())
     }
@@ -322,6 +343,8 @@ impl<R: Read> RdbReader<R> {
                 checksum_checked: false,
             });
         }
+        self.crc.update(&self.unsummed);
+        self.unsummed.clear();
         let expected = self.crc.value();
         let stored = u64::from_le_bytes(self.read_array()?);
         if stored == 0 {
