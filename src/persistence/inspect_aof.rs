@@ -425,9 +425,11 @@ trait Sink {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PartEnd {
     Clean,
-    /// The file ends inside a record, or inside a transaction, that starts at `at`.
+    /// The file ends inside the record at `at` (at the `MULTI` of a transaction whose
+    /// `EXEC` never came), inside the transaction whose `MULTI` is at `open_multi` if one is open.
     Torn {
         at: u64,
+        open_multi: Option<u64>,
     },
     Corrupt {
         at: u64,
@@ -442,7 +444,7 @@ impl PartEnd {
     fn short(&self) -> String {
         match self {
             PartEnd::Clean => "clean".into(),
-            PartEnd::Torn { at } => format!("torn@{at}"),
+            PartEnd::Torn { at, .. } => format!("torn@{at}"),
             PartEnd::Corrupt { at, .. } => format!("corrupt@{at}"),
             PartEnd::BadSnapshot(_) => "bad-rdb".into(),
         }
@@ -453,8 +455,23 @@ impl PartEnd {
         let name = String::from_utf8_lossy(name);
         match self {
             PartEnd::Clean => None,
-            PartEnd::Torn { at } => Some(format!(
-                "{name}: the file ends inside the record (or transaction) at offset {at}"
+            PartEnd::Torn {
+                at,
+                open_multi: None,
+            } => Some(format!(
+                "{name}: the file ends inside the record at offset {at}"
+            )),
+            PartEnd::Torn {
+                at,
+                open_multi: Some(multi),
+            } if at == multi => Some(format!(
+                "{name}: the file ends inside the transaction opened at offset {multi}"
+            )),
+            PartEnd::Torn {
+                at,
+                open_multi: Some(multi),
+            } => Some(format!(
+                "{name}: the file ends inside the record at offset {at}, in the transaction opened at offset {multi}"
             )),
             PartEnd::Corrupt { at, why } => Some(format!(
                 "{name}: malformed at offset {at} ({why}), the rest is not read"
@@ -591,7 +608,10 @@ impl Walker {
                 }
                 End::Truncated(cut) => {
                     cursor.resume = cut.open_multi.unwrap_or(cut.at);
-                    PartEnd::Torn { at: cut.at }
+                    PartEnd::Torn {
+                        at: cut.at,
+                        open_multi: cut.open_multi,
+                    }
                 }
                 End::Corrupt(bad) => PartEnd::Corrupt {
                     at: bad.byte,
