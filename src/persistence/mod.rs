@@ -15,6 +15,9 @@
 //!   annotations), reporting clean ends, torn tails and corruption with Redis's offsets.
 //! - [`check_aof`]: `kopi-check-aof`, a drop-in for `redis-check-aof` 7.0 (same report,
 //!   verdicts, exit codes and `--fix` results), built on the manifest parser and the reader.
+//! - [`inspect_aof`]: `kopi-check-aof inspect` (the log as lines a person reads, filtered,
+//!   and followed as it grows) and `kopi-check-aof stats` (per-command figures, and what a
+//!   rewrite would save, measured by replaying the log).
 //! - [`aof`]: the writer, the durability contract, and loading at start-up.
 //! - [`power_loss`]: a [`fs::Storage`] that simulates a power cut (what was written but not
 //!   synced, or renamed but not dir-synced, is lost), for tests and the simulator.
@@ -32,6 +35,7 @@ pub mod aof_reader;
 pub mod check_aof;
 pub mod check_rdb;
 pub mod fs;
+pub mod inspect_aof;
 pub mod loading;
 pub mod manifest;
 pub mod power_loss;
