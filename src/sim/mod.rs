@@ -469,8 +469,8 @@ fn run_scenario(
     index: usize,
     progress: &mut Progress,
 ) -> Result<Outcome, String> {
-    let label = format!("{}-{}", mode.name(), crash.name());
-    let dir = process::temp_dir(&label)?;
+    let label = format!("{} {}", mode.name(), crash.name());
+    let dir = process::temp_dir(&format!("{}-{}", mode.name(), crash.name()))?;
     let log = dir.join("kopi-server.log");
     let args = mode.server_args();
     let status = |progress: &mut Progress, fraction: f64, what: &str| {

@@ -29,9 +29,10 @@
 //! moment `INFO` was answered, or less: an fsync that finished but was not yet published,
 //! or that finished between `INFO` and the kill, is dropped too. Truncating to an earlier
 //! synced point only loses more, so the result is conservative: a write this method keeps
-//! would survive a real power cut, and no acknowledged write can look lost because of the
-//! method, since the acknowledgements counted are those read before the `INFO` request
-//! (under `always` a reply leaves only after `synced_lsn` covers it).
+//! would survive a real power cut. It is not unfair either: the acknowledgements counted are
+//! those read before the `INFO` request, and under `always` a reply leaves only once
+//! `synced_lsn` covers its record, so such a write is inside the kept bytes unless the
+//! server broke its contract, which is what the simulation is there to catch.
 //!
 //! The truncation lands on a record boundary (the server publishes offsets after whole
 //! groups of records), the tidy case of a power cut; a torn record would be cut at load

@@ -508,13 +508,14 @@ fn crash_colour(crash: Crash) -> &'static str {
     }
 }
 
-/// The smallest 1, 2 or 5 times a power of ten that is at least `v` (an axis's top).
+/// The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten)
+/// that is at least `v`: an axis's top that leaves the tallest bar most of the height.
 fn nice_ceiling(v: f64) -> f64 {
     if v <= 0.0 || !v.is_finite() {
         return 1.0;
     }
     let magnitude = 10f64.powf(v.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
+    [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
         .into_iter()
         .map(|f| f * magnitude)
         .find(|&top| top >= v)
@@ -616,8 +617,10 @@ mod tests {
     #[test]
     fn axes_end_on_round_numbers() {
         assert_eq!(nice_ceiling(1999.5), 2000.0);
-        assert_eq!(nice_ceiling(2001.0), 5000.0);
-        assert_eq!(nice_ceiling(7.0), 10.0);
+        assert_eq!(nice_ceiling(2001.0), 2500.0);
+        assert_eq!(nice_ceiling(8001.0), 10000.0);
+        assert_eq!(nice_ceiling(7.0), 8.0);
+        assert_eq!(nice_ceiling(9.0), 10.0);
         assert_eq!(nice_ceiling(0.0), 1.0);
     }
 
