@@ -178,4 +178,69 @@ mod tests {
         assert_eq!(file_offset(&start, 65), Ok(125));
         assert!(file_offset(&start, 39).is_err());
     }
+
+    /// An AOF directory as a fresh server leaves it, with `incr` as the incr file's bytes.
+    fn aof_dir(incr: &[u8]) -> PathBuf {
+        let dir = crate::sim::process::temp_dir("power-test").unwrap();
+        let aof = dir.join("appendonlydir");
+        std::fs::create_dir_all(&aof).unwrap();
+        std::fs::write(
+            aof.join("appendonly.aof.manifest"),
+            "file appendonly.aof.1.base.rdb seq 1 type b\n\
+             file appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        std::fs::write(aof.join("appendonly.aof.1.incr.aof"), incr).unwrap();
+        dir
+    }
+
+    #[test]
+    fn cut_keeps_exactly_the_synced_bytes() {
+        let dir = aof_dir(b"0123456789");
+        let incr = incr_file(&dir).unwrap();
+        assert_eq!(incr, dir.join("appendonlydir/appendonly.aof.1.incr.aof"));
+        // The server started with 4 bytes in the file at stream offset 100.
+        let start = AofStart {
+            incr: incr.clone(),
+            size: 4,
+            lsn: 100,
+        };
+        let offsets = Offsets {
+            written: 106,
+            synced: 103,
+        };
+        assert_eq!(
+            cut(&dir, &start, offsets),
+            Ok(PowerCut {
+                file_bytes: 10,
+                kept_bytes: 7
+            })
+        );
+        assert_eq!(std::fs::read(&incr).unwrap(), b"0123456");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn cut_refuses_offsets_the_file_does_not_hold() {
+        let dir = aof_dir(b"01234");
+        let start = AofStart {
+            incr: incr_file(&dir).unwrap(),
+            size: 0,
+            lsn: 0,
+        };
+        // The server claims more written bytes than the file has: the mapping is wrong.
+        let claimed = Offsets {
+            written: 6,
+            synced: 6,
+        };
+        assert!(cut(&dir, &start, claimed).is_err());
+        // Synced beyond written cannot happen either.
+        let inverted = Offsets {
+            written: 2,
+            synced: 3,
+        };
+        assert!(cut(&dir, &start, inverted).is_err());
+        assert_eq!(std::fs::read(&start.incr).unwrap(), b"01234");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
