@@ -7,6 +7,8 @@
 //! - [`keyspace`]: databases, shards, entries, expiry index, WATCH bookkeeping;
 //! - [`persistence`]: durable files: the AOF manifest and the storage primitives under it;
 //! - [`server`]: listeners, connections, clients, configuration, logging, INFO.
+//!
+//! Beside it, [`sim`]: the crash simulation behind `kopi-sim`.
 
 pub mod clock;
 pub mod commands;
@@ -15,4 +17,5 @@ pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
 pub mod server;
+pub mod sim;
 pub mod util;
