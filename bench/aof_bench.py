@@ -579,8 +579,8 @@ def rewrite_round(work, server, keys, rate, idle_s, job=None):
     peak_server = max((m for m, _, _ in during_mem), default=0) / 1024
     return {
         "rewrite_s": elapsed,
-        "last_rewrite_time_sec": int(info.get("aof_last_rewrite_time_sec",
-                                              info.get("rdb_last_bgsave_time_sec", "-1"))),
+        "last_rewrite_time_sec": int(info.get("rdb_last_bgsave_time_sec", "-1") if job
+                                     else info.get("aof_last_rewrite_time_sec", "-1")),
         "cow_kb": int(info.get("aof_last_cow_size", "0")) / 1024,
         "rss_before": rss_before,
         "peak_server": peak_server,

@@ -187,6 +187,12 @@ fn hash_key(key: &[u8]) -> u64 {
     HASHER.hash(key)
 }
 
+/// The hash the keyspace places `key` by: a loader can compute it on another thread, where
+/// the key is still in cache, and insert with [`Db::insert_hashed`].
+pub fn key_hash(key: &[u8]) -> u64 {
+    hash_key(key)
+}
+
 /// The shard index comes from middle bits: hashbrown uses the low bits for buckets and the top
 /// seven for its control bytes.
 fn shard_of(hash: u64) -> usize {
@@ -228,6 +234,11 @@ impl Keyspace {
     /// Inserts or replaces; returns the old entry.
     fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let hash = hash_key(&entry.key);
+        self.insert_hashed(hash, entry)
+    }
+
+    /// [`Keyspace::insert`] with the key's hash already known (`hash_key(&entry.key)`).
+    fn insert_hashed(&mut self, hash: u64, entry: Entry) -> Option<Entry> {
         let deadline = entry.expire_at_ms;
         // Cloning a key may allocate (a unique buffer becomes shared): only for the index.
         let key = (deadline != NO_EXPIRY).then(|| entry.key.clone());
@@ -456,6 +467,12 @@ impl Db {
     /// Inserts a whole entry (RENAME, MOVE, COPY keep TTL and access data).
     pub fn insert_entry(&mut self, entry: Entry) -> Option<Entry> {
         self.data.insert(entry)
+    }
+
+    /// [`Db::insert_entry`] with `hash` = [`key_hash`] of the entry's key, computed earlier.
+    pub fn insert_hashed(&mut self, hash: u64, entry: Entry) -> Option<Entry> {
+        debug_assert_eq!(hash, hash_key(&entry.key));
+        self.data.insert_hashed(hash, entry)
     }
 
     pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {

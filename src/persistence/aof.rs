@@ -214,7 +214,7 @@ pub enum RewriteOrder {
 
 /// Serialized bytes per hold of the keyspace lock while a base is written: about one shard
 /// of a database of a million keys (a shard is always serialized whole).
-const REWRITE_STEP_BYTES: usize = 32 * 1024;
+const REWRITE_STEP_BYTES: usize = 8 * 1024;
 
 impl Aof {
     pub fn policy(&self) -> Fsync {
