@@ -212,8 +212,9 @@ pub enum RewriteOrder {
     AlreadyInProgress,
 }
 
-/// Serialized bytes per hold of the keyspace lock while a base is written: about one shard
-/// of a database of a million keys (a shard is always serialized whole).
+/// Serialized bytes per hold of the keyspace lock while a snapshot is written. A shard is
+/// always serialized whole, so at a million keys (about 20 KiB a shard) this is one shard per
+/// hold: the shortest wait a client can have behind the writer (docs/benchmarks.md).
 const REWRITE_STEP_BYTES: usize = 8 * 1024;
 
 impl Aof {
