@@ -859,3 +859,41 @@ fn a_corrupt_dump_rdb_refuses_the_start_with_a_crc_error() {
     assert!(text.contains("Fatal error loading the DB"), "{text}");
     assert!(text.contains("CRC error"), "{text}");
 }
+
+#[test]
+fn bgrewriteaof_during_a_bgsave_is_scheduled_and_both_complete() {
+    for appendonly in ["yes", "no"] {
+        let server = Server::start_with(&[
+            "--save",
+            "",
+            "--appendonly",
+            appendonly,
+            "--rdb-key-save-delay",
+            "500",
+        ]);
+        let mut raw = server.raw();
+        for i in 0..1000 {
+            raw.cmd(&["SET", &format!("k{i}"), "v"]);
+        }
+        assert_eq!(raw.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+        assert_eq!(
+            raw.cmd(&["BGREWRITEAOF"]),
+            "+Background append only file rewriting scheduled\r\n",
+            "appendonly {appendonly}"
+        );
+        raw.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+        wait_for_bgsave(&mut raw);
+        assert_eq!(info_field(&mut raw, "rdb_last_bgsave_status"), "ok");
+        wait_until("the rewrite", || {
+            let done = if appendonly == "yes" {
+                info_field(&mut raw, "aof_rewrites") == "1"
+            } else {
+                std::fs::read_to_string(server.dir.join(MANIFEST))
+                    .is_ok_and(|m| m.contains("base.rdb"))
+            };
+            done && info_field(&mut raw, "aof_rewrite_in_progress") == "0"
+        });
+        assert_eq!(info_field(&mut raw, "aof_last_bgrewrite_status"), "ok");
+        assert!(server.dir.join("dump.rdb").is_file());
+    }
+}
