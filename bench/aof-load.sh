@@ -16,27 +16,8 @@
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-KOPI=$ROOT/target/release/kopi-server
-REDIS=$(command -v redis-server)
-WORK=$(mktemp -d)
-
-cleanup() {
-  # Stop only the servers this run started (listed with their binary by aof_bench.py).
-  if [ -f "$WORK/pids" ]; then
-    while read -r pid bin; do
-      if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ]; then kill "$pid" 2>/dev/null || true; fi
-    done <"$WORK/pids"
-    sleep 0.5
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-[ -x "$KOPI" ] || (cd "$ROOT" && cargo build --release --bin kopi-server)
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 [ $# -gt 0 ] || set -- 1000000
-
-echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "# kopi: $("$KOPI" --version)   redis: $("$REDIS" --version | awk '{print $3}')"
 echo "# $ROUNDS alternating rounds; servers not pinned; files in the page cache (each dir is copied just before its load)"
 python3 "$ROOT/bench/aof_bench.py" load "$WORK" "$KOPI" "$REDIS" "$ROUNDS" "$@"

@@ -328,6 +328,39 @@ def build_dir(work, kind, binary, name, keys, rdb_preamble):
     return data, expected
 
 
+def time_startups(work, servers, dirs, combos, rounds, expected_of, args_of):
+    """ROUNDS times, each (server kind, source dir) of `combos` in turn: starts the server on a
+    fresh copy of the dir, times it until PONG, reads its load log line and RSS, checks DBSIZE.
+    Returns {combo: {"ready": [...], "log": [...], "rss": [...]}}."""
+    results = {c: {"ready": [], "log": [], "rss": []} for c in combos}
+    for r in range(rounds):
+        for kind, src in combos:
+            data = os.path.join(work, "run", f"{kind}-on-{src}")
+            shutil.rmtree(data, ignore_errors=True)
+            shutil.copytree(dirs[src], data)
+            server = Server(work, kind, servers[kind], data, **args_of(src)).start()
+            try:
+                ready = server.wait_ready()
+                c = Conn(server.port)
+                size = c.cmd("DBSIZE")
+                c.close()
+                rss = rss_kb(server.proc.pid) / 1024
+            finally:
+                server.stop()
+            if size != expected_of(src):
+                raise RuntimeError(f"{kind} on {src}: DBSIZE {size}, expected {expected_of(src)}")
+            logged = server.loaded_seconds()
+            res = results[(kind, src)]
+            res["ready"].append(ready)
+            res["log"].append(logged)
+            res["rss"].append(rss)
+            print(f"#   round {r + 1}: {kind:<5} loads {src:<9} ready {ready:.3f} s, "
+                  f"log {logged:.3f} s, RSS {rss:.0f} MB", flush=True)
+            shutil.rmtree(data, ignore_errors=True)
+            os.remove(server.log_path)
+    return results
+
+
 def cmd_load(work, kopi, redis, rounds, key_counts):
     servers = {"kopi": kopi, "redis": redis}
     for keys in key_counts:
@@ -343,33 +376,8 @@ def cmd_load(work, kopi, redis, rounds, key_counts):
         # (server, dir it loads): own dirs first, then each other's, then Redis's default.
         combos = [("kopi", "kopi"), ("redis", "redis"), ("kopi", "redis"), ("redis", "kopi"),
                   ("redis", "redis-rdb")]
-        results = {c: {"ready": [], "log": [], "rss": []} for c in combos}
-        for r in range(rounds):
-            for kind, src in combos:
-                data = os.path.join(work, "run", f"{kind}-on-{src}")
-                shutil.rmtree(data, ignore_errors=True)
-                shutil.copytree(dirs[src], data)
-                server = Server(work, kind, servers[kind], data,
-                                rdb_preamble=(src == "redis-rdb")).start()
-                try:
-                    ready = server.wait_ready()
-                    c = Conn(server.port)
-                    size = c.cmd("DBSIZE")
-                    c.close()
-                    rss = rss_kb(server.proc.pid) / 1024
-                finally:
-                    server.stop()
-                if size != expected:
-                    raise RuntimeError(f"{kind} on {src}: DBSIZE {size}, expected {expected}")
-                logged = server.loaded_seconds()
-                res = results[(kind, src)]
-                res["ready"].append(ready)
-                res["log"].append(logged)
-                res["rss"].append(rss)
-                print(f"#   round {r + 1}: {kind:<5} loads {src:<9} ready {ready:.3f} s, "
-                      f"log {logged:.3f} s, RSS {rss:.0f} MB", flush=True)
-                shutil.rmtree(data, ignore_errors=True)
-                os.remove(server.log_path)
+        results = time_startups(work, servers, dirs, combos, rounds, lambda src: expected,
+                                lambda src: {"rdb_preamble": src == "redis-rdb"})
         print(f"{'server':<7}{'loads dir of':<14}{'until PONG, s (min-max)':>26}"
               f"{'log line, s (min-max)':>26}{'RSS MB':>8}")
         for kind, src in combos:
@@ -435,33 +443,9 @@ def cmd_rdb_load(work, kopi, redis, rounds, key_counts):
         combos = [("kopi", "kopi"), ("redis", "redis"), ("kopi", "redis"), ("redis", "kopi"),
                   ("kopi", "kopi-aof"), ("redis", "redis-aof"), ("kopi", "redis-aof"),
                   ("redis", "kopi-aof")]
-        results = {c: {"ready": [], "log": [], "rss": []} for c in combos}
-        for r in range(rounds):
-            for kind, src in combos:
-                data = os.path.join(work, "run", f"{kind}-on-{src}")
-                shutil.rmtree(data, ignore_errors=True)
-                shutil.copytree(dirs[src], data)
-                server = Server(work, kind, servers[kind], data, rdb_preamble=True,
-                                appendonly=src.endswith("-aof")).start()
-                try:
-                    ready = server.wait_ready()
-                    c = Conn(server.port)
-                    size = c.cmd("DBSIZE")
-                    c.close()
-                    rss = rss_kb(server.proc.pid) / 1024
-                finally:
-                    server.stop()
-                if size != expected[src]:
-                    raise RuntimeError(f"{kind} on {src}: DBSIZE {size}, expected {expected[src]}")
-                logged = server.loaded_seconds()
-                res = results[(kind, src)]
-                res["ready"].append(ready)
-                res["log"].append(logged)
-                res["rss"].append(rss)
-                print(f"#   round {r + 1}: {kind:<5} loads {src:<9} ready {ready:.3f} s, "
-                      f"log {logged:.3f} s, RSS {rss:.0f} MB", flush=True)
-                shutil.rmtree(data, ignore_errors=True)
-                os.remove(server.log_path)
+        results = time_startups(work, servers, dirs, combos, rounds, lambda src: expected[src],
+                                lambda src: {"rdb_preamble": True,
+                                             "appendonly": src.endswith("-aof")})
         print(f"{'server':<7}{'loads':<20}{'until PONG, s (min-max)':>26}"
               f"{'log line, s (min-max)':>26}{'RSS MB':>8}")
         for kind, src in combos:

@@ -22,26 +22,7 @@ ROUNDS=${ROUNDS:-3}
 RATE=${RATE:-1000}
 IDLE_S=${IDLE_S:-5}
 KEYS=${1:-1000000}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-KOPI=$ROOT/target/release/kopi-server
-REDIS=$(command -v redis-server)
-WORK=$(mktemp -d)
-
-cleanup() {
-  # Stop only the servers this run started (listed with their binary by aof_bench.py).
-  if [ -f "$WORK/pids" ]; then
-    while read -r pid bin; do
-      if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ]; then kill "$pid" 2>/dev/null || true; fi
-    done <"$WORK/pids"
-    sleep 0.5
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-(cd "$ROOT" && cargo build --release --bin kopi-server)
-
-echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "# kopi: $("$KOPI" --version)   redis: $("$REDIS" --version | awk '{print $3}')"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 echo "# $KEYS keys, $ROUNDS alternating rounds, servers not pinned"
 python3 "$ROOT/bench/aof_bench.py" bgsave "$WORK" "$KOPI" "$REDIS" "$ROUNDS" "$RATE" "$IDLE_S" "$KEYS"

@@ -626,14 +626,19 @@ const FILLED: &[&str] = &[
     "sset", "zset", "bighash", "biglist", "bigset", "bigiset", "bigzset",
 ];
 
+/// DUMP's payload of `key` (the bulk reply's bytes).
+fn dump(raw: &mut common::Raw, key: &str) -> Vec<u8> {
+    raw.send_cmd(&[b"DUMP", key.as_bytes()]);
+    let reply = raw.read_reply();
+    assert_eq!(reply[0], b'$', "DUMP {key}");
+    let start = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
+    reply[start..reply.len() - 2].to_vec()
+}
+
 /// DUMP every key on `from`, RESTORE it on `to` (with its TTL, REPLACE).
 fn dump_restore(from: &mut common::Raw, to: &mut common::Raw) {
     for key in FILLED {
-        from.send_cmd(&[b"DUMP", key.as_bytes()]);
-        let reply = from.read_reply();
-        assert_eq!(reply[0], b'$', "DUMP {key}");
-        let start = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
-        let payload = &reply[start..reply.len() - 2];
+        let payload = &dump(from, key)[..];
         let ttl = from.cmd(&["PTTL", key]);
         let ttl = ttl[1..].trim().parse::<i64>().unwrap().max(0).to_string();
         to.send_cmd(&[
@@ -675,12 +680,7 @@ fn dump_and_restore_move_values_between_kopi_and_redis() {
     dump_restore(&mut theirs, &mut ours);
     assert_eq!(ours.cmd(&["DEBUG", "DIGEST"]), want, "Redis's DUMP in kopi");
     // Same replies for the same mistakes.
-    let payload = {
-        ours.send_cmd(&[b"DUMP", b"str"]);
-        let reply = ours.read_reply();
-        let start = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
-        reply[start..reply.len() - 2].to_vec()
-    };
+    let payload = dump(&mut ours, "str");
     let mut corrupt = payload.clone();
     corrupt[1] ^= 0x40;
     let mut no_crc = payload.clone();
@@ -741,10 +741,7 @@ fn restore_is_logged_with_an_absolute_deadline() {
         let server = Server::start_in(&d.0, &["--appendonly", "yes", "--save", ""]);
         let mut raw = server.raw();
         raw.cmd(&["SET", "src", "value"]);
-        raw.send_cmd(&[b"DUMP", b"src"]);
-        let reply = raw.read_reply();
-        let start = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
-        let payload = reply[start..reply.len() - 2].to_vec();
+        let payload = dump(&mut raw, "src");
         raw.send_cmd(&[b"RESTORE", b"copy", b"100000", &payload]);
         assert_eq!(raw.read_reply(), b"+OK\r\n");
         raw.send_cmd(&[b"RESTORE", b"src", b"1", &payload, b"REPLACE", b"ABSTTL"]);
