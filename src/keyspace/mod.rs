@@ -353,6 +353,10 @@ impl Db {
     /// Makes room for about `keys` more keys at once (loading a snapshot that says how many
     /// follow), so the tables do not grow, and rehash, step by step.
     pub fn reserve(&mut self, keys: usize) {
+        // Growing a table reorders it: not while a snapshot may be part-way through a shard.
+        if self.data.cut.is_some() {
+            return;
+        }
         let per_shard = keys / SHARDS + keys / SHARDS / 8 + 1;
         for shard in self.data.shards.iter_mut() {
             shard.reserve(per_shard, |e| hash_key(&e.key));
