@@ -212,10 +212,16 @@ pub enum RewriteOrder {
     AlreadyInProgress,
 }
 
-/// Serialized bytes per hold of the keyspace lock while a snapshot is written. A shard is
-/// always serialized whole, so at a million keys (about 20 KiB a shard) this is one shard per
-/// hold: the shortest wait a client can have behind the writer (docs/benchmarks.md).
+/// Serialized bytes per hold of the keyspace lock while a snapshot is written (the cut
+/// resumes inside a shard, so this bounds the hold whatever the dataset's size): what a
+/// client may wait behind the writer (docs/benchmarks.md).
 const REWRITE_STEP_BYTES: usize = 8 * 1024;
+
+/// With `rdb-save-incremental-fsync` / `aof-rewrite-incremental-fsync` (both on by default),
+/// a snapshot's file is synced every this many bytes as it is written (Redis's
+/// `REDIS_AUTOSYNC_BYTES`), so the page cache never holds much of it and the final sync is
+/// short instead of one burst of writeback at the end.
+const AUTOSYNC_BYTES: u64 = 4 * 1024 * 1024;
 
 impl Aof {
     pub fn policy(&self) -> Fsync {
@@ -1564,6 +1570,11 @@ pub(crate) fn write_base(
             Some(server.config.read().get_bool("rdbchecksum"))
         }
     };
+    let incremental = server.config.read().get_bool(match kind {
+        BaseKind::Rdb { aof_base: false } => "rdb-save-incremental-fsync",
+        _ => "aof-rewrite-incremental-fsync",
+    });
+    let mut unsynced = 0u64;
     let mut selected = usize::MAX;
     let mut total = 0u64;
     let mut index = itoa::Buffer::new();
@@ -1609,6 +1620,11 @@ pub(crate) fn write_base(
         }
         pfs::write_all(storage, &mut file, &buf).map_err(fail)?;
         total = total.saturating_add(buf.len() as u64);
+        unsynced = unsynced.saturating_add(buf.len() as u64);
+        if incremental && unsynced >= AUTOSYNC_BYTES {
+            storage.sync_data(&file).map_err(fail)?;
+            unsynced = 0;
+        }
         buf.clear();
         let now = crate::keyspace::cut::keys_written();
         if delay_us > 0 {
