@@ -112,8 +112,7 @@ impl Cut {
             Some((at, done)) if at == index => done,
             _ => 0,
         };
-        let mut position = done;
-        for entry in shard.iter().skip(done) {
+        for (position, entry) in (done..).zip(shard.iter().skip(done)) {
             if self.out.len() >= budget {
                 self.partial = Some((index, position));
                 return false;
@@ -122,7 +121,6 @@ impl Cut {
                 (self.write)(&mut self.out, entry);
                 self.keys += 1;
             }
-            position += 1;
         }
         if self.partial.is_some_and(|(at, _)| at == index) {
             self.partial = None;
