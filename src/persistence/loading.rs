@@ -255,7 +255,7 @@ impl<'a> Pacer<'a> {
                 0.0
             };
             log::notice(&format!(
-                "Loading the AOF: {loaded} of {total} bytes ({perc:.2}%)"
+                "Loading the dataset: {loaded} of {total} bytes ({perc:.2}%)"
             ));
         }
         self.check_stop()?;

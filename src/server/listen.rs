@@ -226,7 +226,7 @@ async fn load_data(
             return match result {
                 Ok(Ok(())) => Loaded::Ready,
                 Ok(Err(message)) => Loaded::Failed(message),
-                Err(_) => Loaded::Failed("Loading the AOF failed unexpectedly".into()),
+                Err(_) => Loaded::Failed("Loading the dataset failed unexpectedly".into()),
             };
         }
         _ = recv_signal(sigterm) => true,
