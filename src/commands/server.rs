@@ -1,11 +1,11 @@
 //! Server commands: COMMAND, INFO, CONFIG, DEBUG, SLOWLOG, LATENCY, MEMORY, FUNCTION FLUSH,
-//! TIME, LASTSAVE, ROLE, SHUTDOWN, DBSIZE.
+//! TIME, SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF, ROLE, SHUTDOWN.
 //!
 //! COMMAND answers from the one command table (`crate::commands::all_commands()`), so every
 //! family's commands describe themselves. Not implemented yet (they answer "unknown
 //! subcommand"): LATENCY GRAPH, MEMORY STATS, and FUNCTION subcommands other than FLUSH, since
-//! kopi has no functions. Without persistence, SHUTDOWN saves nothing and DEBUG RELOAD
-//! rebuilds values in memory (see each).
+//! kopi has no functions. SHUTDOWN saves `dump.rdb` as Redis does (with `save` points or
+//! SAVE); SAVE, BGSAVE and DEBUG RELOAD go through `persistence::snapshot`.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -1060,8 +1060,18 @@ const DEBUG_HELP: &[&str] = &[
     "    Sets the threshold for elements to be inserted as plain vs packed nodes",
     "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
     "RELOAD [option ...]",
-    "    Rebuild every value as loading a snapshot would (kopi has no persistence",
-    "    yet: nothing is written to disk). Valid <option> values: MERGE, NOFLUSH.",
+    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+    "    * MERGE: conflicting keys will be loaded from RDB.",
+    "    * NOFLUSH: the existing database will not be removed before load;",
+    "      conflicting keys will be loaded from RDB, as with MERGE.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
