@@ -748,12 +748,11 @@ fn first_base(server: &Server) -> Result<(BaseFormat, Vec<u8>), String> {
     } else {
         BaseKind::Resp(Vec::new())
     };
-    let bytes = if preamble || !store.dbs.iter().all(|d| d.is_empty()) {
-        super::snapshot::base_bytes(&store, now_ms, &kind)
-    } else {
-        Vec::new()
-    };
-    Ok((kind.format(), bytes))
+    // An empty dataset as commands is an empty file, as Redis's first base.
+    Ok((
+        kind.format(),
+        super::snapshot::base_bytes(&store, now_ms, &kind),
+    ))
 }
 
 /// Opens the last incr file for appending, enables the effects buffer and starts the writer.
@@ -1588,13 +1587,16 @@ pub(crate) fn write_base(
         let delay_us = server.config.read().get_i64("rdb-key-save-delay");
         let budget = if delay_us > 0 { 1 } else { REWRITE_STEP_BYTES };
         let mut state = server.state.lock();
-        // RESIZEDB is a hint: the sizes now are as good as any.
-        let sizes: Vec<(u64, u64)> = state
-            .store
-            .dbs
-            .iter()
-            .map(|d| (d.len() as u64, d.data.expires_len() as u64))
-            .collect();
+        // RESIZEDB (RDB only) is a hint: the sizes now are as good as any.
+        let sizes: Vec<(u64, u64)> = match rdb_format {
+            Some(_) => state
+                .store
+                .dbs
+                .iter()
+                .map(|d| (d.len() as u64, d.data.expires_len() as u64))
+                .collect(),
+            None => Vec::new(),
+        };
         let progress = state.store.advance_cut(cut, budget, |db, bytes| {
             if db != selected {
                 if rdb_format.is_some() {
@@ -1873,13 +1875,7 @@ pub fn load_held(
     }
     let started = Instant::now();
     let mut reader = AofReader::new();
-    let peer = Peer {
-        addr: String::new(),
-        laddr: String::new(),
-        fd: -1,
-        is_local: true,
-        unix_path: None,
-    };
+    let peer = Peer::internal();
     let mut reply = Reply::new(Protocol::Resp2);
     // Keys do not expire while the log is replayed, as in Redis.
     let _suspended = crate::keyspace::suspend_expiry();
@@ -2114,13 +2110,7 @@ mod tests {
         );
         assert!(aof.written_lsn() < lsn);
         // Meanwhile writes and PING are refused, reads are served.
-        let peer = Peer {
-            addr: String::new(),
-            laddr: String::new(),
-            fd: -1,
-            is_local: true,
-            unix_path: None,
-        };
+        let peer = Peer::internal();
         let mut client = Client::new(ClientHandle::detached(1, &peer), peer, true);
         let mut reply = Reply::new(Protocol::Resp2);
         for (args, expected) in [
@@ -2234,13 +2224,7 @@ mod tests {
         let server = Server::new(Config::default());
         let mut state = server.state.lock();
         let mut reply = Reply::new(Protocol::Resp2);
-        let peer = Peer {
-            addr: String::new(),
-            laddr: String::new(),
-            fd: -1,
-            is_local: true,
-            unix_path: None,
-        };
+        let peer = Peer::internal();
         let mut client = Client::new(ClientHandle::detached(1, &peer), peer, true);
         for args in [
             &["SET", "a", "1"][..],

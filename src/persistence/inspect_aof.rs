@@ -986,13 +986,7 @@ impl Replay {
         let config = Config::from_args(&["--databases".to_string(), databases.to_string()])
             .map_err(Failure::Input)?;
         let server = Server::new(config);
-        let peer = Peer {
-            addr: String::new(),
-            laddr: String::new(),
-            fd: -1,
-            is_local: true,
-            unix_path: None,
-        };
+        let peer = Peer::internal();
         Ok(Replay {
             server,
             client: aof_client(&peer),
@@ -1045,24 +1039,11 @@ impl Replay {
             rdb_bytes += c.len() as u64;
             Ok(())
         });
-        // What `snapshot::base_bytes` writes for a RESP base, counted entry by entry.
         let mut resp_bytes = 0u64;
-        let mut live_keys = 0u64;
-        let mut buf = Vec::new();
-        for (n, db) in store.dbs.iter().enumerate() {
-            if db.is_empty() {
-                continue;
-            }
-            crate::persistence::aof::encode(&mut buf, &[b"SELECT", n.to_string().as_bytes()]);
-            for entry in db.data.iter().filter(|e| !e.is_expired(now_ms)) {
-                live_keys += 1;
-                crate::persistence::aof::write_entry(&mut buf, entry);
-                resp_bytes += buf.len() as u64;
-                buf.clear();
-            }
-            resp_bytes += buf.len() as u64;
-            buf.clear();
-        }
+        let live_keys =
+            crate::persistence::snapshot::write_store_resp(store, now_ms, b"", &mut |c| {
+                resp_bytes += c.len() as u64
+            });
         (rdb_bytes, resp_bytes, live_keys)
     }
 }

@@ -799,13 +799,7 @@ mod simulation {
     }
 
     fn client(id: u64) -> Client {
-        let peer = Peer {
-            addr: String::new(),
-            laddr: String::new(),
-            fd: -1,
-            is_local: true,
-            unix_path: None,
-        };
+        let peer = Peer::internal();
         Client::new(ClientHandle::detached(id, &peer), peer, true)
     }
 

@@ -212,6 +212,36 @@ pub fn write_store(
     out(&buf)
 }
 
+/// Writes `store` as AOF commands after `header` (a command base), handing the bytes to
+/// `out` in chunks; keys past their deadline are left out, as Redis's rewrite leaves them.
+/// Returns how many keys were written.
+pub fn write_store_resp(
+    store: &Store,
+    now_ms: i64,
+    header: &[u8],
+    out: &mut dyn FnMut(&[u8]),
+) -> u64 {
+    let mut buf = Vec::with_capacity(WRITE_CHUNK_BYTES + (WRITE_CHUNK_BYTES >> 2));
+    buf.extend_from_slice(header);
+    let mut keys = 0;
+    for (n, db) in store.dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        aof::encode(&mut buf, &[b"SELECT", n.to_string().as_bytes()]);
+        for entry in db.data.iter().filter(|e| !e.is_expired(now_ms)) {
+            aof::write_entry(&mut buf, entry);
+            keys += 1;
+            if buf.len() >= WRITE_CHUNK_BYTES {
+                out(&buf);
+                buf.clear();
+            }
+        }
+    }
+    out(&buf);
+    keys
+}
+
 /// The dataset as an AOF base in `kind`'s format, in memory (a new AOF's first base).
 pub fn base_bytes(store: &Store, now_ms: i64, kind: &BaseKind) -> Vec<u8> {
     let mut bytes = Vec::new();
@@ -223,16 +253,9 @@ pub fn base_bytes(store: &Store, now_ms: i64, kind: &BaseKind) -> Vec<u8> {
             });
         }
         BaseKind::Resp(header) => {
-            bytes.extend_from_slice(header);
-            for (n, db) in store.dbs.iter().enumerate() {
-                if db.is_empty() {
-                    continue;
-                }
-                aof::encode(&mut bytes, &[b"SELECT", n.to_string().as_bytes()]);
-                for entry in db.data.iter().filter(|e| !e.is_expired(now_ms)) {
-                    aof::write_entry(&mut bytes, entry);
-                }
-            }
+            write_store_resp(store, now_ms, header, &mut |chunk| {
+                bytes.extend_from_slice(chunk)
+            });
         }
     }
     bytes

@@ -40,6 +40,20 @@ pub struct Peer {
     pub unix_path: Option<String>,
 }
 
+impl Peer {
+    /// The peer of a client inside the process (the AOF loader, the tools' replays, tests):
+    /// no socket, local.
+    pub fn internal() -> Peer {
+        Peer {
+            addr: String::new(),
+            laddr: String::new(),
+            fd: -1,
+            is_local: true,
+            unix_path: None,
+        }
+    }
+}
+
 /// State owned by the connection task; handlers get it through `Ctx::client`.
 pub struct Client {
     pub id: u64,

@@ -412,6 +412,8 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
         Some(_) => "err",
         None => "ok",
     };
+    let save_progress = server.rdb.save_progress();
+    let last_load = server.rdb.last_load();
     let _ = write!(
         out,
         "loading:{}\r\n\
@@ -445,8 +447,8 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
          module_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
         loading as u8,
-        server.rdb.save_progress().0,
-        server.rdb.save_progress().1,
+        save_progress.0,
+        save_progress.1,
         state.store.dirty,
         server.rdb.in_progress() as u8,
         server.last_save_s.load(Ordering::Relaxed),
@@ -454,8 +456,8 @@ fn persistence_section(out: &mut String, server: &Server, state: &State) {
         server.rdb.last_bgsave_s(),
         server.rdb.current_bgsave_s(),
         server.rdb.saves(),
-        server.rdb.last_load().1,
-        server.rdb.last_load().0,
+        last_load.1,
+        last_load.0,
         aof_enabled as u8,
         (aof.is_some_and(|a| a.rewrite_in_progress() && !a.rewrite_scheduled())
             || crate::persistence::aof::offline_rewrite_in_progress()) as u8,
