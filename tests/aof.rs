@@ -405,6 +405,29 @@ fn garbage_in_the_middle_refuses_the_start_whatever_aof_load_truncated_says() {
 }
 
 #[test]
+fn a_damaged_rdb_base_refuses_the_start_and_nothing_changes() {
+    let d = dir();
+    let aofdir = d.0.join("appendonlydir");
+    std::fs::create_dir_all(&aofdir).unwrap();
+    std::fs::write(
+        aofdir.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    // An AUX field cut short.
+    let base = b"REDIS0010\xfa\x09redis-ver\x06".to_vec();
+    std::fs::write(aofdir.join("appendonly.aof.1.base.rdb"), &base).unwrap();
+    std::fs::write(aofdir.join("appendonly.aof.1.incr.aof"), b"").unwrap();
+    let (status, log) = start_refused(&d.0, &[]);
+    assert!(!status.success());
+    assert!(
+        log.contains("Error reading the RDB base file appendonly.aof.1.base.rdb"),
+        "{log}"
+    );
+    assert_eq!(read(&d.0, "appendonlydir/appendonly.aof.1.base.rdb"), base);
+}
+
+#[test]
 fn bgrewriteaof_replaces_base_and_incr_and_nothing_is_applied_twice() {
     let d = dir();
     // A command base, to read what the rewrite wrote (RDB bases: tests/rdb.rs).

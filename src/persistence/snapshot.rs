@@ -857,3 +857,79 @@ pub fn load_at_start(server: &Arc<Server>) -> Result<(), String> {
     ));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::{StringValue, Value};
+
+    /// An RDB file holding `keys` as (db, key) pairs, each set to "v", in that order.
+    fn file(keys: &[(usize, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        rdb::write_header(&mut out, false, 0, 0);
+        let mut db = usize::MAX;
+        for (n, key) in keys {
+            if *n != db {
+                rdb::write_db_start(&mut out, *n, 1, 0);
+                db = *n;
+            }
+            let value = Value::String(StringValue::from_bytes(b"v"));
+            rdb::write_entry(&mut out, &Entry::new(key.as_bytes(), value));
+        }
+        let mut crc = rdb::Crc64::new();
+        crc.update(&out);
+        rdb::write_end(&mut out, &mut crc, true);
+        out
+    }
+
+    fn load(bytes: &[u8], store: &mut Store, replace: bool) -> Result<Loaded, String> {
+        let databases = store.dbs.len();
+        read_rdb(bytes, bytes.len() as u64, databases, true, |item| {
+            item.apply(store, replace).map(|_| ())
+        })
+        .map(|(loaded, _)| loaded)
+    }
+
+    #[test]
+    fn keys_load_into_their_databases() {
+        let mut store = Store::new(16);
+        let loaded = load(&file(&[(0, "a"), (0, "b"), (15, "c")]), &mut store, false).unwrap();
+        assert_eq!((loaded.keys, loaded.expired), (3, 0));
+        assert_eq!((store.dbs[0].len(), store.dbs[15].len()), (2, 1));
+    }
+
+    #[test]
+    fn a_database_the_server_does_not_have_is_refused() {
+        let mut store = Store::new(4);
+        let err = load(&file(&[(7, "a")]), &mut store, false).unwrap_err();
+        assert!(err.contains("more than 4 databases"), "{err}");
+    }
+
+    #[test]
+    fn a_key_met_twice_is_refused_unless_loaded_keys_replace() {
+        let bytes = file(&[(0, "a"), (0, "b"), (0, "a")]);
+        let err = load(&bytes, &mut Store::new(16), false).unwrap_err();
+        assert_eq!(err, "RDB has duplicated key 'a' in DB 0");
+        let mut store = Store::new(16);
+        assert_eq!(load(&bytes, &mut store, true).unwrap().keys, 3);
+        assert_eq!(store.dbs[0].len(), 2);
+    }
+
+    #[test]
+    fn an_error_on_the_inserting_side_stops_the_decoder() {
+        let keys: Vec<(usize, String)> = (0..5000).map(|i| (0, format!("k{i}"))).collect();
+        let keys: Vec<(usize, &str)> = keys.iter().map(|(d, k)| (*d, k.as_str())).collect();
+        let bytes = file(&keys);
+        let mut seen = 0;
+        let result = read_rdb(&bytes[..], bytes.len() as u64, 16, true, |_| {
+            seen += 1;
+            if seen == 10 {
+                Err("stop here".to_string())
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(result.map(|_| ()).unwrap_err(), "stop here");
+        assert_eq!(seen, 10);
+    }
+}
