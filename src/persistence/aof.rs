@@ -436,7 +436,12 @@ impl Aof {
             .lock()
             .map_err(|_| "the AOF writer failed".to_string())?;
         accept(&mut sink, &mut fresh, switch);
-        if drain(self, &mut sink, lsn, true) {
+        let sync = if self.policy() == Fsync::Always {
+            SyncMode::Always
+        } else {
+            SyncMode::Stopping
+        };
+        if drain(self, &mut sink, lsn, sync) {
             Ok(())
         } else {
             Err(self
@@ -1024,7 +1029,13 @@ fn writer_loop(server: &Server, aof: &Aof) {
         {
             continue;
         }
-        let sync = stop || aof.policy() == Fsync::Always;
+        let sync = if stop {
+            SyncMode::Stopping
+        } else if aof.policy() == Fsync::Always {
+            SyncMode::Always
+        } else {
+            SyncMode::No
+        };
         drain(aof, sink, lsn, sync);
         if stop {
             return;
@@ -1053,7 +1064,7 @@ fn accept(sink: &mut Sink, fresh: &mut Vec<u8>, switch: Option<Switch>) {
 /// Writes everything the sink holds, up to `lsn`, moving to the new incr file when a switch
 /// is pending, and publishes `written_lsn` (and `synced_lsn` after an fdatasync when `sync`).
 /// False if a write failed (the error is in force, the records are kept for a retry).
-fn drain(aof: &Aof, sink: &mut Sink, lsn: u64, sync: bool) -> bool {
+fn drain(aof: &Aof, sink: &mut Sink, lsn: u64, sync: SyncMode) -> bool {
     if !write_group(aof, sink) {
         return false;
     }
@@ -1095,11 +1106,36 @@ fn drain(aof: &Aof, sink: &mut Sink, lsn: u64, sync: bool) -> bool {
         }
     }
     publish_written(aof, lsn);
-    if sync && aof.synced_lsn() < lsn {
-        sync_or_exit(aof, &sink.file, "when the AOF fsync policy is 'always'");
-        publish_synced(aof, lsn);
+    if sync != SyncMode::No && aof.synced_lsn() < lsn {
+        if sync == SyncMode::Always {
+            sync_or_exit(aof, &sink.file, "when the AOF fsync policy is 'always'");
+            publish_synced(aof, lsn);
+        } else {
+            match timed_sync(aof, &sink.file) {
+                Ok(()) => publish_synced(aof, lsn),
+                Err(e) => {
+                    // The last sync before the writer stops (shutdown, `appendonly no`):
+                    // reported, nothing it covers is acknowledged, the process goes on, as
+                    // Redis's prepareForShutdown and stopAppendOnly do.
+                    let text = strerror(&e);
+                    log::warning(&format!("Fail to fsync the AOF file: {text}"));
+                    aof.fsync_failed.store(true, Ordering::Relaxed);
+                    aof.set_error(Some(text));
+                }
+            }
+        }
     }
     true
+}
+
+/// Whether [`drain`] ends with an fdatasync, and what a failed one does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SyncMode {
+    No,
+    /// `appendfsync always`: a failed fdatasync ends the process.
+    Always,
+    /// The writer's last sync as it stops: a failure is reported, the process goes on.
+    Stopping,
 }
 
 /// Writes the pending group to the current file; false (with the error in force) if it
@@ -1755,7 +1791,14 @@ fn write_failed(aof: &Aof, sink: &Sink, e: &io::Error, first: bool) {
     if first {
         log::warning(&format!("Error writing to the AOF file: {text}"));
     }
-    if let Err(t) = sink.file.set_len(sink.size) {
+    // Cut the torn bytes off and write the retry where they began: an incr file a rewrite
+    // created is not in append mode, and a write at the old offset would leave a hole of
+    // zeros in front of it.
+    let cut = sink.file.set_len(sink.size).and_then(|()| {
+        use std::io::{Seek, SeekFrom};
+        (&sink.file).seek(SeekFrom::Start(sink.size)).map(|_| ())
+    });
+    if let Err(t) = cut {
         log::warning(&format!(
             "Could not remove short write from the append-only file {}. kopi may refuse to load the AOF the next time it starts. ftruncate: {}",
             sink.path.display(),

@@ -34,6 +34,8 @@ pub mod aof;
 pub mod aof_reader;
 pub mod check_aof;
 pub mod check_rdb;
+#[cfg(test)]
+mod fault_matrix;
 pub mod fs;
 pub mod inspect_aof;
 pub mod loading;
