@@ -385,6 +385,53 @@ fn a_torn_tail_refuses_the_start_with_aof_load_truncated_no() {
     assert_eq!(read(&d.0, INCR), before);
 }
 
+/// A power loss after the file's size reached the disk but before its last blocks did (the
+/// fdatasync that would have acknowledged them never returned): zeros to the end of the last
+/// incr file, from a record boundary or inside a torn record, inside an open MULTI too. Cut
+/// like a torn tail with `aof-load-truncated yes` (Redis refuses the start: "Bad file
+/// format"); refused with `no`.
+#[test]
+fn a_zero_filled_tail_is_cut_with_aof_load_truncated_yes() {
+    let zeros = vec![0u8; 4096];
+    let multi = b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$2\r\nin\r\n$1\r\nx\r\n".to_vec();
+    for (what, head) in [
+        ("at a record boundary", Vec::new()),
+        ("inside a torn record", TORN.to_vec()),
+        ("inside an open MULTI", multi),
+    ] {
+        let tail = [&head[..], &zeros[..]].concat();
+        let d = dir_with_tail(&tail);
+        let before = read(&d.0, INCR).len();
+        let server = Server::start_in(
+            &d.0,
+            &["--appendonly", "yes", "--aof-load-truncated", "yes"],
+        );
+        let mut raw = server.raw();
+        assert_eq!(raw.cmd(&["GET", "kept"]), "$1\r\n1\r\n", "{what}");
+        assert_eq!(raw.cmd(&["EXISTS", "torn", "in"]), ":0\r\n", "{what}");
+        let cut_to = before - tail.len();
+        assert_eq!(read(&d.0, INCR).len(), cut_to, "{what}");
+        let log = server.log_text();
+        assert!(
+            log.contains("ends in zero bytes from offset")
+                && log.contains(&format!(
+                    "!!! Truncating the AOF appendonly.aof.1.incr.aof at offset {cut_to} !!!"
+                )),
+            "{what}: {log}"
+        );
+        assert_eq!(raw.cmd(&["SET", "next", "2"]), "+OK\r\n");
+        crash(server);
+        let server = Server::start_in(&d.0, &["--appendonly", "yes"]);
+        assert_eq!(server.raw().cmd(&["GET", "next"]), "$1\r\n2\r\n", "{what}");
+    }
+    let d = dir_with_tail(&zeros);
+    let before = read(&d.0, INCR);
+    let (status, log) = start_refused(&d.0, &["--aof-load-truncated", "no"]);
+    assert!(!status.success());
+    assert!(log.contains("Bad file format"), "{log}");
+    assert_eq!(read(&d.0, INCR), before);
+}
+
 #[test]
 fn garbage_in_the_middle_refuses_the_start_whatever_aof_load_truncated_says() {
     let mut tail = b"garbage\r\n".to_vec();

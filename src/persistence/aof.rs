@@ -2023,6 +2023,25 @@ pub fn load_held(
                     "AOF {name} loaded anyway because aof-load-truncated is enabled"
                 ));
             }
+            End::Corrupt(bad) if bad.zero_tail && index + 1 == count && truncated_ok => {
+                // Zeros from a record boundary to the end of the last file: the file's size
+                // reached the disk but its last blocks did not (a power loss before the
+                // fdatasync that would have acknowledged them). Cut like a torn tail.
+                log::warning(&format!(
+                    "!!! Warning: the AOF file {name} ends in zero bytes from offset {} !!!",
+                    bad.byte
+                ));
+                log::warning(&format!(
+                    "!!! Truncating the AOF {name} at offset {} !!!",
+                    report.check_ok_up_to
+                ));
+                truncate_file(&path, report.check_ok_up_to).map_err(|e| {
+                    format!("Error truncating the AOF file {name}: {}", strerror(&e))
+                })?;
+                log::warning(&format!(
+                    "AOF {name} loaded anyway because aof-load-truncated is enabled"
+                ));
+            }
             End::Corrupt(bad) => {
                 return Err(format!(
                     "Bad file format reading the append only file {name} at offset {} ({}): \
