@@ -404,6 +404,9 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let n = count.unsigned_abs() as usize;
         reply.array(n * per_item);
         for _ in 0..n {
+            if reply.over_limit() {
+                break;
+            }
             let (f, v) = h.nth(rng.random_range(0..size)).ok_or(error::WRONGTYPE)?;
             if with_values {
                 reply_pair(reply, f, v);
