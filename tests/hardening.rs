@@ -275,3 +275,175 @@ fn arithmetic_edge_cases_answer_as_redis_and_replay() {
     drop(kopi);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The value of `field` in INFO.
+fn info_field(raw: &mut Raw, field: &str) -> String {
+    let info = raw.cmd(&["INFO", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO"))
+        .trim()
+        .to_string()
+}
+
+/// Runs `command` (BGSAVE or BGREWRITEAOF), waits for it, and says whether it succeeded.
+fn background(raw: &mut Raw, command: &str, in_progress: &str, status: &str) -> bool {
+    let started = raw.cmd(&[command]);
+    assert!(started.starts_with('+'), "{command}: {started}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while info_field(raw, in_progress) != "0" {
+        assert!(std::time::Instant::now() < deadline, "{command} hangs");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A rewrite that is scheduled, not started, shows up a moment later.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    while info_field(raw, in_progress) != "0" {
+        assert!(std::time::Instant::now() < deadline, "{command} hangs");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    info_field(raw, status) == "ok"
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn data_files_are_private_and_planted_symlinks_are_never_followed() {
+    let dir = common::fresh_dir();
+    let kopi = Server::start_in(&dir, &["--appendonly", "yes"]);
+    let pid = kopi.child.id();
+    let mut raw = kopi.raw();
+    assert_eq!(raw.cmd(&["SET", "k", "v"]), "+OK\r\n");
+
+    // The temp names are predictable from outside (pid and a serial number): plant symlinks
+    // to a file the server must never write under the first ones.
+    let victim = common::fresh_dir().join("victim");
+    std::fs::create_dir_all(victim.parent().unwrap()).unwrap();
+    std::fs::write(&victim, b"untouched").unwrap();
+    let aof_dir = dir.join("appendonlydir");
+    for serial in 0..3 {
+        for planted in [
+            dir.join(format!("temp-{pid}-{serial}.rdb")),
+            aof_dir.join(format!("temp-rewriteaof-bg-{pid}-{serial}.aof")),
+        ] {
+            std::os::unix::fs::symlink(&victim, planted).unwrap();
+        }
+    }
+
+    // A save that meets a planted name removes it and writes a file of its own.
+    let mut saved = false;
+    let mut refused = 0;
+    for _ in 0..5 {
+        saved = background(
+            &mut raw,
+            "BGSAVE",
+            "rdb_bgsave_in_progress",
+            "rdb_last_bgsave_status",
+        );
+        if saved {
+            break;
+        }
+        refused += 1;
+    }
+    assert!(saved, "{}", kopi.log_text());
+    let mut rewritten = false;
+    for _ in 0..5 {
+        rewritten = background(
+            &mut raw,
+            "BGREWRITEAOF",
+            "aof_rewrite_in_progress",
+            "aof_last_bgrewrite_status",
+        );
+        if rewritten {
+            break;
+        }
+        refused += 1;
+    }
+    assert!(rewritten, "{}", kopi.log_text());
+    // Both met a planted name (serial 0): the link was unlinked, not followed, and the temp
+    // file created in its place with O_EXCL|O_NOFOLLOW.
+    assert_eq!(refused, 0, "{}", kopi.log_text());
+    for met in [
+        dir.join(format!("temp-{pid}-0.rdb")),
+        aof_dir.join(format!("temp-rewriteaof-bg-{pid}-0.aof")),
+    ] {
+        assert!(met.symlink_metadata().is_err(), "{met:?} still there");
+    }
+    assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
+
+    // Every data file is a regular file, readable and writable by the owner only.
+    let mut checked = vec![dir.join("dump.rdb")];
+    for entry in std::fs::read_dir(&aof_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.symlink_metadata().unwrap().file_type().is_symlink() {
+            checked.push(path);
+        }
+    }
+    assert!(checked.len() >= 4, "{checked:?}"); // dump.rdb, manifest, base, incr
+    for path in &checked {
+        assert!(path.symlink_metadata().unwrap().is_file(), "{path:?}");
+        assert_eq!(mode_of(path), 0o600, "{path:?}");
+    }
+    assert_eq!(raw.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    drop(raw);
+    drop(kopi);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(victim.parent().unwrap());
+}
+
+#[test]
+fn protected_configs_are_refused_as_redis_refuses_them() {
+    let Some(redis_server) = require_program(
+        "redis-server",
+        "protected_configs_are_refused_as_redis_refuses_them",
+    ) else {
+        return;
+    };
+    let elsewhere = common::fresh_dir();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let elsewhere = elsewhere.display().to_string();
+    let requests: Vec<Vec<&str>> = vec![
+        vec!["CONFIG", "SET", "dir", &elsewhere],
+        vec!["CONFIG", "SET", "dbfilename", "x.rdb"],
+        vec!["CONFIG", "SET", "dbfilename", "../x.rdb"],
+        vec!["CONFIG", "SET", "appenddirname", "other"],
+        vec!["CONFIG", "SET", "enable-protected-configs", "yes"],
+        vec!["CONFIG", "GET", "dbfilename"],
+    ];
+    // Refused by default; with `enable-protected-configs yes` only paths are refused.
+    let with_paths: Vec<Vec<&str>> = vec![
+        vec!["CONFIG", "SET", "dbfilename", "../x.rdb"],
+        vec!["CONFIG", "SET", "dbfilename", "a/b"],
+        vec!["CONFIG", "SET", "dbfilename", "/etc/x"],
+        vec!["CONFIG", "SET", "dir", "/nonexistent/kopi"],
+        vec!["CONFIG", "SET", "appenddirname", "a/b"],
+        vec!["CONFIG", "SET", "dbfilename", "ok.rdb"],
+        vec!["CONFIG", "GET", "dbfilename"],
+    ];
+    for (extra, requests) in [
+        (&[][..], &requests),
+        (&["--enable-protected-configs", "yes"][..], &with_paths),
+    ] {
+        let mut redis_args = vec!["--save", "", "--appendonly", "no"];
+        redis_args.extend(extra);
+        let redis = RedisServer::start(&redis_server, &redis_args);
+        let kopi = Server::start_with(extra);
+        let (mut r, mut k) = (redis.raw(), kopi.raw());
+        for args in requests.iter() {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            assert_eq!(
+                String::from_utf8_lossy(&send(&mut k, &args)),
+                String::from_utf8_lossy(&send(&mut r, &args)),
+                "{}",
+                args.join(" ")
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&elsewhere);
+}
