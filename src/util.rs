@@ -184,9 +184,16 @@ pub fn format_human_double(value: f64) -> String {
     text
 }
 
+/// The most `*` groups a match may pass through while string bytes remain: past it the pattern
+/// does not match. Redis's fix for CVE-2024-31228 cuts its recursion at this depth
+/// (`nesting > 1000` in `stringmatchlen_impl`), so the same patterns match in kopi.
+pub const GLOB_MAX_STAR_NESTING: usize = 1000;
+
 /// Redis's glob matcher (`stringmatchlen`): `*`, `?`, `[...]` with ranges and `^`, `\` escapes.
 /// Iterative with single-star backtracking, so its cost is bounded by pattern × string length
-/// whatever the pattern (no recursion, no exponential blow-up: CVE-2022-36021, CVE-2024-31228).
+/// whatever the pattern (no recursion, no exponential blow-up: CVE-2022-36021). As Redis since
+/// its CVE-2024-31228 fix, a match that needs more than [`GLOB_MAX_STAR_NESTING`] star groups
+/// with string left to match fails at once.
 pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
     let eq = |a: u8, b: u8| {
         if nocase {
@@ -195,8 +202,16 @@ pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
             a == b
         }
     };
+    // Redis's loop never starts on an empty string, so only the empty pattern matches it
+    // (`*` lists an empty key only because KEYS and SCAN skip matching for a lone `*`).
+    if string.is_empty() {
+        return pattern.is_empty();
+    }
     let (mut p, mut s) = (0usize, 0usize);
-    let mut backtrack: Option<(usize, usize)> = None;
+    // The star group being tried last: (pattern index after it, string index it swallowed up
+    // to, its nesting depth: how many groups come before it, itself included).
+    let mut backtrack: Option<(usize, usize, usize)> = None;
+    let mut nesting = 0usize;
     loop {
         if p < pattern.len() {
             match pattern[p] {
@@ -207,7 +222,14 @@ pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
                     if p == pattern.len() {
                         return true;
                     }
-                    backtrack = Some((p, s));
+                    if s < string.len() {
+                        // Redis recurses here; with the string consumed it does not.
+                        nesting += 1;
+                        if nesting > GLOB_MAX_STAR_NESTING {
+                            return false;
+                        }
+                    }
+                    backtrack = Some((p, s, nesting));
                     continue;
                 }
                 b'?' if s < string.len() => {
@@ -223,6 +245,7 @@ pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
                         continue;
                     }
                 }
+                // An escape; a backslash that ends the pattern is itself.
                 b'\\'
                     if p + 1 < pattern.len()
                         && s < string.len()
@@ -232,7 +255,11 @@ pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
                     s += 1;
                     continue;
                 }
-                c if s < string.len() && c != b'?' && c != b'[' && eq(c, string[s]) => {
+                c if s < string.len()
+                    && !matches!(c, b'?' | b'[')
+                    && !(c == b'\\' && p + 1 < pattern.len())
+                    && eq(c, string[s]) =>
+                {
                     p += 1;
                     s += 1;
                     continue;
@@ -244,10 +271,11 @@ pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
         }
         // Mismatch: let the last star swallow one more character, if there is one.
         match backtrack {
-            Some((star_p, star_s)) if star_s < string.len() => {
-                backtrack = Some((star_p, star_s + 1));
+            Some((star_p, star_s, star_nesting)) if star_s < string.len() => {
+                backtrack = Some((star_p, star_s + 1, star_nesting));
                 p = star_p;
                 s = star_s + 1;
+                nesting = star_nesting;
             }
             _ => return false,
         }
@@ -277,11 +305,14 @@ fn match_class(pattern: &[u8], mut p: usize, c: u8, nocase: bool) -> (bool, usiz
                 matched = true;
             }
         } else if p + 2 < pattern.len() && pattern[p + 1] == b'-' {
-            let (mut start, mut end) = (pattern[p], pattern[p + 2]);
+            // Compared as C `char`s, signed on the platforms Redis ships for, so a range
+            // that reaches past 0x7f behaves as in Redis.
+            let (mut start, mut end) = (pattern[p] as i8, pattern[p + 2] as i8);
             if start > end {
                 std::mem::swap(&mut start, &mut end);
             }
-            let (start, end, c) = (fold(start), fold(end), fold(c));
+            let signed_fold = |x: i8| fold(x as u8) as i8;
+            let (start, end, c) = (signed_fold(start), signed_fold(end), signed_fold(c as i8));
             if c >= start && c <= end {
                 matched = true;
             }
@@ -386,10 +417,36 @@ mod tests {
         assert!(!glob_match(b"h[^e]llo", b"hello", false));
         assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
         assert!(glob_match(b"h\\*llo", b"h*llo", false));
+        assert!(!glob_match(b"a\\*b", b"a\\b", false));
+        assert!(glob_match(b"a\\", b"a\\", false));
+        assert!(!glob_match(b"*", b"", false));
+        assert!(glob_match(b"", b"", false));
         assert!(!glob_match(b"foo*bar", b"foobaz", false));
         assert!(glob_match(b"*a*b*c", b"xxaxxbxxc", false));
         assert!(glob_match(b"FOO", b"foo", true));
         let evil = b"a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b".to_vec();
         assert!(!glob_match(&evil, &[b'a'; 10_000], false));
+    }
+
+    #[test]
+    fn glob_star_nesting_is_cut_as_in_redis() {
+        // 1000 groups with string left may match; the 1001st fails the whole match.
+        let groups = |n: usize| b"*?".repeat(n);
+        assert!(glob_match(&groups(1000), &[b'a'; 1000], false));
+        assert!(!glob_match(&groups(1001), &[b'a'; 1001], false));
+        assert!(!glob_match(&groups(50_000), &[b'a'; 50_000], false));
+        // A trailing star, or stars reached with the string consumed, do not count.
+        let mut trailing = groups(1000);
+        trailing.push(b'*');
+        assert!(glob_match(&trailing, &[b'a'; 1000], false));
+        let mut consumed = b"?".repeat(10);
+        consumed.extend(b"*".repeat(3000));
+        assert!(glob_match(&consumed, &[b'a'; 10], false));
+        // Backtracking restores the depth of the star it returns to.
+        let mut pattern = b"*a".repeat(1000);
+        pattern.extend(b"b");
+        let mut string = vec![b'a'; 2000];
+        string.push(b'b');
+        assert!(glob_match(&pattern, &string, false));
     }
 }

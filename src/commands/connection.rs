@@ -44,6 +44,7 @@ fn authenticate(ctx: &mut Ctx, username: &[u8], password: &[u8]) -> bool {
         return false;
     }
     ctx.client.authenticated = true;
+    ctx.client.ever_authenticated = true;
     ctx.client.user = "default".into();
     true
 }

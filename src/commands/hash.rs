@@ -381,7 +381,7 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some(word) if args.len() == 4 && eq_ignore_case(word, "withvalues") => true,
         Some(_) => return Err(error::SYNTAX),
     };
-    if with_values && count < -(i64::MAX / 2) {
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(OUT_OF_RANGE);
     }
     let now = ctx.now_ms;
@@ -404,6 +404,9 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let n = count.unsigned_abs() as usize;
         reply.array(n * per_item);
         for _ in 0..n {
+            if reply.over_limit() {
+                break;
+            }
             let (f, v) = h.nth(rng.random_range(0..size)).ok_or(error::WRONGTYPE)?;
             if with_values {
                 reply_pair(reply, f, v);

@@ -335,6 +335,9 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let n = count.unsigned_abs() as usize;
         reply.array(n);
         for _ in 0..n {
+            if reply.over_limit() {
+                break;
+            }
             reply_member(
                 reply,
                 s.nth(rng.random_range(0..size)).ok_or(error::WRONGTYPE)?,

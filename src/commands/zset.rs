@@ -1043,10 +1043,21 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let len = z.len();
-    let picked: Vec<(f64, Vec<u8>)> = if count < 0 {
+    if count < 0 {
+        // Streamed: the count is the client's, the memory must not be.
         let n = count.unsigned_abs() as usize;
-        (0..n).filter_map(|_| z.random(&mut rng)).collect()
-    } else if count as usize >= len {
+        reply_header(reply, n, withscores);
+        for _ in 0..n {
+            if reply.over_limit() {
+                break;
+            }
+            if let Some((score, member)) = z.random(&mut rng) {
+                reply_element(reply, score, &member, withscores);
+            }
+        }
+        return Ok(());
+    }
+    let picked: Vec<(f64, Vec<u8>)> = if count as usize >= len {
         z.elements()
     } else {
         let n = count as usize;

@@ -19,6 +19,11 @@ pub struct Reply {
     pub protocol: Protocol,
     /// Error replies written since the last `take_errors`: their first word feeds `errorstats`.
     pub errors: Vec<String>,
+    /// When `buf` reaches this many bytes the client is over its output hard limit and is
+    /// closed after the running command (0: no limit). Commands whose reply length the client
+    /// chooses (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER with a negative count) stop early then,
+    /// as Redis stops them on `CLIENT_CLOSE_ASAP`: nobody will read that reply.
+    pub limit_bytes: usize,
 }
 
 impl Reply {
@@ -27,7 +32,13 @@ impl Reply {
             buf: Vec::with_capacity(1024),
             protocol,
             errors: Vec::new(),
+            limit_bytes: 0,
         }
+    }
+
+    /// Whether the output passed `limit_bytes`: the client will be closed, its reply dropped.
+    pub fn over_limit(&self) -> bool {
+        self.limit_bytes != 0 && self.buf.len() >= self.limit_bytes
     }
 
     pub fn is_resp3(&self) -> bool {

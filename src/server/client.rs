@@ -59,6 +59,11 @@ pub struct Client {
     pub id: u64,
     pub db: usize,
     pub authenticated: bool,
+    /// Authenticated at some point (Redis's "ever authenticated"): until then, with a password
+    /// required, the output is capped small (CVE-2025-21605).
+    pub ever_authenticated: bool,
+    /// When the pending output went over the soft output limit (unix seconds; 0: it is not).
+    pub output_soft_limit_since_s: i64,
     pub user: String,
     pub name: Option<Bytes>,
     /// `ip:port`, `[ipv6]:port`, or `path:0` for the unix socket.
@@ -100,6 +105,8 @@ impl Client {
             id: handle.id,
             db: 0,
             authenticated,
+            ever_authenticated: authenticated,
+            output_soft_limit_since_s: 0,
             user: "default".into(),
             name: None,
             addr: peer.addr,
@@ -299,7 +306,8 @@ impl ClientHandle {
         let last_s = self.last_interaction_ms.load(Ordering::Relaxed) / 1000;
         let idle = (now_s - last_s).max(0);
         let qbuf = self.query_buffer_bytes.load(Ordering::Relaxed);
-        let omem = self.output_bytes.load(Ordering::Relaxed);
+        let pending = self.output_bytes.load(Ordering::Relaxed);
+        let omem = output_memory(pending);
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
@@ -315,11 +323,56 @@ impl ClientHandle {
             qbuf,
             0,
             omem,
-            qbuf + omem + 1024,
+            qbuf + pending + 1024,
             info.last_command.unwrap_or("NULL"),
             info.user,
             info.resp
         )
+    }
+}
+
+/// The part of a client's pending output that Redis would hold in its fixed per-client reply
+/// buffer (`PROTO_REPLY_CHUNK_BYTES`); only what is beyond it counts as `omem` and against the
+/// output buffer limits, as in Redis.
+pub const REPLY_STATIC_BUFFER_BYTES: usize = 16 * 1024;
+
+/// Redis's `omem` for `pending` bytes not yet written: what exceeds the fixed reply buffer.
+pub fn output_memory(pending: usize) -> usize {
+    pending.saturating_sub(REPLY_STATIC_BUFFER_BYTES)
+}
+
+/// How many seconds [`RecentPeak`] remembers (Redis's `CLIENTS_PEAK_MEM_USAGE_SLOTS`).
+pub const PEAK_SLOTS: usize = 8;
+
+/// The largest value recorded in each of the last [`PEAK_SLOTS`] seconds, one slot per second:
+/// INFO's `client_recent_max_output_buffer`, which in Redis too is a peak over the last seconds
+/// rather than what is pending at the instant INFO runs.
+#[derive(Default)]
+pub struct RecentPeak {
+    /// (unix second, largest value recorded in it)
+    slots: Mutex<[(i64, usize); PEAK_SLOTS]>,
+}
+
+impl RecentPeak {
+    pub fn record(&self, value: usize) {
+        let now_s = crate::util::now_ms() / 1000;
+        let mut slots = self.slots.lock();
+        let slot = &mut slots[now_s.rem_euclid(PEAK_SLOTS as i64) as usize];
+        if slot.0 != now_s {
+            *slot = (now_s, 0);
+        }
+        slot.1 = slot.1.max(value);
+    }
+
+    pub fn max(&self) -> usize {
+        let now_s = crate::util::now_ms() / 1000;
+        let slots = self.slots.lock();
+        slots
+            .iter()
+            .filter(|(second, _)| now_s - second < PEAK_SLOTS as i64)
+            .map(|(_, value)| *value)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -328,6 +381,8 @@ impl ClientHandle {
 pub struct Registry {
     clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     next_id: AtomicU64,
+    /// The largest pending output of any client in each of the last seconds.
+    pub recent_max_output: RecentPeak,
 }
 
 impl Registry {
@@ -335,6 +390,7 @@ impl Registry {
         Registry {
             clients: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
+            recent_max_output: RecentPeak::default(),
         }
     }
 

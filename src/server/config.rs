@@ -165,7 +165,7 @@ pub static PARAMS: &[Param] = &[
     p("bind-source-addr", NULLABLE, "", 0),
     p("bio_cpulist", NULLABLE, "", IMMUTABLE),
     alias("busy-reply-threshold", "lua-time-limit", Kind::Signed { min: 0, max: i64::MAX, unit: Unit::Plain }, "5000", 0),
-    p("client-output-buffer-limit", Kind::Special, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", MULTI_ARG),
+    p("client-output-buffer-limit", Kind::Special, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", MULTI_ARG | IMPL),
     p("client-query-buffer-limit", Kind::Unsigned { min: 1048576, max: LONG_MAX_U, unit: Unit::Memory }, "1073741824", IMPL),
     p("cluster-allow-pubsubshard-when-down", BOOL, "yes", 0),
     p("cluster-allow-reads-when-down", BOOL, "no", 0),

@@ -31,6 +31,15 @@ pub const DENIED: &str = "-DENIED Redis is running in protected mode because pro
 
 pub const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
 
+/// Output (beyond the fixed reply buffer) a client may have pending while a password is
+/// required and it never authenticated. Its replies are small errors, so only a client that
+/// does not read them gets there; it is closed whatever `client-output-buffer-limit` says.
+/// Redis's fix for CVE-2025-21605 uses the same 1024 bytes.
+pub const UNAUTHENTICATED_OUTPUT_LIMIT_BYTES: usize = 1024;
+
+/// How often a write that the client does not read is checked against the soft output limit.
+const OUTPUT_LIMIT_CHECK_INTERVAL: Duration = Duration::from_millis(250);
+
 /// A client counts as local, as Redis's `islocalClient`, when it comes through the unix
 /// socket or from exactly `127.0.0.1` or `::1` (not the rest of 127.0.0.0/8).
 pub fn is_local_ip(ip: IpAddr) -> bool {
@@ -351,6 +360,9 @@ fn run_batch_locked(
 ) -> Step {
     drain_monitor(client, reply);
     while let Some(args) = batch.get(*next) {
+        // Nothing is pending but `reply`: earlier replies were written before this batch.
+        let limits = OutputLimits::of(server, client);
+        reply.limit_bytes = limits.hard_pending_bytes();
         if stop_reading(server, client) {
             break;
         }
@@ -364,6 +376,20 @@ fn run_batch_locked(
         }
         run_one(server, state, client, reply, args);
         *next += 1;
+        if limits.reached(client, reply.buf.len()) {
+            // As Redis: the command ran to its end (a transaction is never cut), but its
+            // reply and those pending before it are dropped with the client.
+            client
+                .handle
+                .output_bytes
+                .store(reply.buf.len(), Ordering::Relaxed);
+            client.publish();
+            log::warning(&format!(
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                client.describe()
+            ));
+            return Step::Close;
+        }
         if client.blocked.is_some() {
             client.publish();
             return Step::Blocked;
@@ -574,24 +600,138 @@ impl Drop for BlockedGuard<'_> {
     }
 }
 
-/// Writes `bytes` to the client, counting them.
+/// The `client-output-buffer-limit` that applies to a client, in bytes beyond the fixed
+/// reply buffer (what Redis counts): its `normal` class, tightened to
+/// [`UNAUTHENTICATED_OUTPUT_LIMIT_BYTES`] while a password is required and the client never
+/// authenticated.
+#[derive(Debug, Clone, Copy)]
+struct OutputLimits {
+    hard_bytes: usize,
+    soft_bytes: usize,
+    soft_seconds: i64,
+    unauthenticated: bool,
+}
+
+impl OutputLimits {
+    fn of(server: &Server, client: &Client) -> OutputLimits {
+        let limits = &server.limits;
+        OutputLimits {
+            hard_bytes: limits.output_hard_limit_bytes.load(Ordering::Relaxed) as usize,
+            soft_bytes: limits.output_soft_limit_bytes.load(Ordering::Relaxed) as usize,
+            soft_seconds: limits.output_soft_limit_seconds.load(Ordering::Relaxed) as i64,
+            unauthenticated: !client.ever_authenticated && server.auth_required(),
+        }
+    }
+
+    /// The pending bytes (fixed buffer included) at which the hard limit closes the client;
+    /// 0 when there is none.
+    fn hard_pending_bytes(&self) -> usize {
+        let hard = match (self.unauthenticated, self.hard_bytes) {
+            (true, 0) => UNAUTHENTICATED_OUTPUT_LIMIT_BYTES + 1,
+            (true, hard) => hard.min(UNAUTHENTICATED_OUTPUT_LIMIT_BYTES + 1),
+            (false, hard) => hard,
+        };
+        if hard == 0 {
+            0
+        } else {
+            hard.saturating_add(super::client::REPLY_STATIC_BUFFER_BYTES)
+        }
+    }
+
+    /// Redis's `checkClientOutputBufferLimits`: whether `pending` bytes not yet written close
+    /// the client: at once past the hard limit, or once past the soft limit continuously for
+    /// more than its seconds. Keeps the client's soft-limit clock as a side effect.
+    fn reached(&self, client: &mut Client, pending: usize) -> bool {
+        let used = super::client::output_memory(pending);
+        if used == 0 {
+            client.output_soft_limit_since_s = 0;
+            return false;
+        }
+        if self.unauthenticated && used > UNAUTHENTICATED_OUTPUT_LIMIT_BYTES {
+            return true;
+        }
+        let hard = self.hard_bytes != 0 && used >= self.hard_bytes;
+        let mut soft = self.soft_bytes != 0 && used >= self.soft_bytes;
+        if soft {
+            let now_s = crate::util::now_ms() / 1000;
+            if client.output_soft_limit_since_s == 0 {
+                client.output_soft_limit_since_s = now_s;
+                soft = false;
+            } else if now_s - client.output_soft_limit_since_s <= self.soft_seconds {
+                soft = false;
+            }
+        } else {
+            client.output_soft_limit_since_s = 0;
+        }
+        hard || soft
+    }
+}
+
+/// Writes `bytes` to the client, counting them. While the client does not read, the bytes
+/// not yet written are its pending output (CLIENT LIST `omem`, INFO
+/// `client_recent_max_output_buffer`): they are checked against the soft output limit as
+/// time passes, and the client is closed once it holds. Nothing else is produced for a
+/// client while it waits here, so its pending output never grows past one batch of replies,
+/// which the hard limit already bounds. CLIENT KILL ends the wait too.
 async fn write_out<S: AsyncWrite + Unpin>(
     server: &Server,
-    client: &Client,
+    client: &mut Client,
     stream: &mut S,
     bytes: &[u8],
 ) -> std::io::Result<()> {
     if bytes.is_empty() {
         return Ok(());
     }
-    stream.write_all(bytes).await?;
+    let handle = client.handle.clone();
+    let closed = || std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
+    let mut written = 0;
+    // The timer is only polled when a write does not complete at once (`biased`).
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + OUTPUT_LIMIT_CHECK_INTERVAL,
+        OUTPUT_LIMIT_CHECK_INTERVAL,
+    );
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    server
+        .clients
+        .recent_max_output
+        .record(super::client::output_memory(bytes.len()));
+    while written < bytes.len() {
+        handle
+            .output_bytes
+            .store(bytes.len() - written, Ordering::Relaxed);
+        tokio::select! {
+            biased;
+            n = stream.write(&bytes[written..]) => {
+                match n? {
+                    0 => return Err(std::io::Error::from(std::io::ErrorKind::WriteZero)),
+                    n => written += n,
+                }
+            }
+            _ = ticker.tick() => {
+                let limits = OutputLimits::of(server, client);
+                if limits.reached(client, bytes.len() - written) {
+                    log::warning(&format!(
+                        "Client {} closed for overcoming of output buffer limits.",
+                        client.describe()
+                    ));
+                    handle.output_bytes.store(0, Ordering::Relaxed);
+                    return Err(closed());
+                }
+            }
+            _ = handle.kill.notified() => {
+                handle.output_bytes.store(0, Ordering::Relaxed);
+                return Err(closed());
+            }
+        }
+    }
+    handle.output_bytes.store(0, Ordering::Relaxed);
+    client.output_soft_limit_since_s = 0;
     server
         .net
         .output_bytes
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     server.net.writes_processed.fetch_add(1, Ordering::Relaxed);
-    client
-        .handle
+    handle
         .last_interaction_ms
         .store(crate::util::now_ms(), Ordering::Relaxed);
     Ok(())

@@ -240,7 +240,8 @@ fn clients_section(out: &mut String, server: &Server) {
         .iter()
         .map(|c| c.output_bytes.load(Ordering::Relaxed))
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .max(server.clients.recent_max_output.max());
     let _ = write!(
         out,
         "connected_clients:{}\r\n\

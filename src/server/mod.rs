@@ -40,6 +40,11 @@ pub struct Limits {
     /// `key-load-delay`: microseconds to pause after each command replayed while loading
     /// (negative: a 1 µs pause once in that many).
     pub key_load_delay: AtomicI64,
+    /// `client-output-buffer-limit` for the `normal` class (every kopi client is one): hard
+    /// bytes, soft bytes, soft seconds; 0 turns a limit off.
+    pub output_hard_limit_bytes: AtomicU64,
+    pub output_soft_limit_bytes: AtomicU64,
+    pub output_soft_limit_seconds: AtomicU64,
 }
 
 impl Limits {
@@ -50,6 +55,23 @@ impl Limits {
     pub fn slowlog_max_len(&self) -> usize {
         self.slowlog_max_len.load(Ordering::Relaxed).max(0) as usize
     }
+}
+
+/// The `normal` class of a `client-output-buffer-limit` value as the configuration stores it
+/// (`normal 0 0 0 slave 268435456 67108864 60 pubsub ...`, sizes in bytes): hard bytes, soft
+/// bytes, soft seconds. The `slave` and `pubsub` classes are stored and shown by CONFIG GET
+/// only: kopi has no replicas and no pub/sub.
+pub fn normal_output_limits(value: &str) -> [u64; 3] {
+    let words: Vec<&str> = value.split_ascii_whitespace().collect();
+    let mut limits = [0; 3];
+    for group in words.chunks(4) {
+        if group.len() == 4 && group[0].eq_ignore_ascii_case("normal") {
+            for (limit, word) in limits.iter_mut().zip(&group[1..]) {
+                *limit = word.parse().unwrap_or(0);
+            }
+        }
+    }
+    limits
 }
 
 /// CLIENT PAUSE in force.
@@ -283,6 +305,13 @@ impl Server {
         );
         l.key_load_delay
             .store(config.get_i64("key-load-delay"), Ordering::Relaxed);
+        let normal = normal_output_limits(config.get("client-output-buffer-limit"));
+        l.output_hard_limit_bytes
+            .store(normal[0], Ordering::Relaxed);
+        l.output_soft_limit_bytes
+            .store(normal[1], Ordering::Relaxed);
+        l.output_soft_limit_seconds
+            .store(normal[2], Ordering::Relaxed);
         let threshold = |name| config.get_i64(name).max(0) as usize;
         crate::keyspace::hash::MAX_LISTPACK_ENTRIES
             .store(threshold("hash-max-listpack-entries"), Ordering::Relaxed);
