@@ -3,9 +3,12 @@
 //!
 //! Before each command (see [`crate::commands::execute`]) [`perform`] compares the memory in
 //! use with `maxmemory`. The memory in use is the counting allocator's total
-//! ([`super::alloc`]) less what Redis does not count either: the AOF buffer (the effects not
-//! yet taken by the writer and the writer's own buffers, Redis's
-//! `freeMemoryGetNotCountedMemory`). When it is over the limit, keys are deleted one at a time,
+//! ([`super::alloc`], client buffers included, as Redis's) less what is not counted: the AOF
+//! buffer (the effects not yet taken by the writer and the writer's own buffers), as Redis's
+//! `freeMemoryGetNotCountedMemory`, and the free slots of the key tables (a deleted key's slot
+//! stays allocated until its shard shrinks, and the next key takes it: memory given back to
+//! the keyspace, as Redis's deletions give it back to the allocator). INFO shows the sum as
+//! `mem_not_counted_for_evict`. When it is over the limit, keys are deleted one at a time,
 //! chosen by `maxmemory-policy`, until the memory they freed covers the excess, or the time
 //! `maxmemory-eviction-tenacity` allows is spent (then the cron goes on evicting between
 //! commands: Redis's eviction time proc), or nothing is left to evict (then commands flagged
@@ -198,12 +201,14 @@ pub fn time_limit(tenacity: u32) -> Option<Duration> {
 /// buffer (the effects not taken yet, and what the writer holds), as in Redis, and the free
 /// slots of the key tables ([`free_slot_bytes`]).
 pub fn not_counted_bytes(server: &Server, state: &State) -> u64 {
+    aof_buffer_bytes(server, state).saturating_add(free_slot_bytes(state))
+}
+
+/// The AOF buffer (INFO `mem_aof_buffer`): the effects not taken by the writer yet, and what
+/// the writer holds.
+pub fn aof_buffer_bytes(server: &Server, state: &State) -> u64 {
     let writer = server.aof().map_or(0, |aof| aof.held_bytes());
-    state
-        .effects
-        .allocated_bytes()
-        .saturating_add(writer)
-        .saturating_add(free_slot_bytes(state))
+    state.effects.allocated_bytes().saturating_add(writer)
 }
 
 /// The free slots of every db's key tables: memory a deletion gave back to the keyspace

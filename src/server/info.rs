@@ -336,6 +336,7 @@ fn memory_section(out: &mut String, server: &Server, state: &State) {
     let maxmemory: u64 = config.get("maxmemory").parse().unwrap_or(0);
     let client_normal = overhead - startup.min(overhead);
     let not_counted = crate::server::evict::not_counted_bytes(server, state);
+    let aof_buffer = crate::server::evict::aof_buffer_bytes(server, state);
     let _ = write!(
         out,
         "used_memory:{used}\r\n\
@@ -384,7 +385,7 @@ fn memory_section(out: &mut String, server: &Server, state: &State) {
          mem_clients_slaves:0\r\n\
          mem_clients_normal:{client_normal}\r\n\
          mem_cluster_links:0\r\n\
-         mem_aof_buffer:{not_counted}\r\n\
+         mem_aof_buffer:{aof_buffer}\r\n\
          mem_allocator:libc\r\n\
          active_defrag_running:0\r\n\
          lazyfree_pending_objects:0\r\n\
