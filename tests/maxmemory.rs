@@ -511,3 +511,91 @@ fn info_shows_the_limit_the_policy_and_the_counters() {
         0
     );
 }
+
+// ---- propagation, as Redis's maxmemory.tcl checks it on the replication stream ----
+
+/// Redis's "propagation with eviction" and "propagation with eviction in MULTI" scripts;
+/// returns the commands the server's AOF recorded, each DEL group sorted (which of
+/// several equally idle keys goes first is not specified).
+fn run_propagation_script(port: u16, dir: &std::path::Path) -> Vec<Vec<String>> {
+    let mut con = common::Raw::connect(port);
+    let wait_empty = |con: &mut common::Raw| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while con.cmd(&["DBSIZE"]) != ":0\r\n" {
+            assert!(Instant::now() < deadline, "not all keys were evicted");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    for (key, value) in [("asdf1", "1"), ("asdf2", "2"), ("asdf3", "3")] {
+        assert_eq!(con.cmd(&["SET", key, value]), "+OK\r\n");
+    }
+    assert_eq!(
+        con.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]),
+        "+OK\r\n"
+    );
+    assert_eq!(con.cmd(&["CONFIG", "SET", "maxmemory", "1"]), "+OK\r\n");
+    wait_empty(&mut con);
+    assert_eq!(con.cmd(&["CONFIG", "SET", "maxmemory", "0"]), "+OK\r\n");
+    assert_eq!(con.cmd(&["SET", "asdf4", "4"]), "+OK\r\n");
+    assert_eq!(con.cmd(&["FLUSHALL"]), "+OK\r\n");
+    // The limit set inside the transaction evicts only after it.
+    assert_eq!(con.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(con.cmd(&["INCR", "x"]), "+QUEUED\r\n");
+    assert_eq!(con.cmd(&["CONFIG", "SET", "maxmemory", "1"]), "+QUEUED\r\n");
+    assert_eq!(con.cmd(&["INCR", "x"]), "+QUEUED\r\n");
+    assert_eq!(con.cmd(&["EXEC"]), "*3\r\n:1\r\n+OK\r\n:2\r\n");
+    wait_empty(&mut con);
+    assert_eq!(con.cmd(&["CONFIG", "SET", "maxmemory", "0"]), "+OK\r\n");
+    let mut commands = common::incr_file_commands(dir);
+    for command in &mut commands {
+        command[0] = command[0].to_ascii_lowercase();
+    }
+    let mut i = 0;
+    while i < commands.len() {
+        let end = (i..commands.len())
+            .find(|&j| commands[j][0] != "del")
+            .unwrap_or(commands.len());
+        commands[i..end].sort();
+        i = end.max(i + 1);
+    }
+    commands
+}
+
+#[test]
+fn evictions_propagate_as_redis_propagates_them() {
+    let dir = common::fresh_dir();
+    let kopi_commands = {
+        let server = Server::start_in(&dir, &["--appendonly", "yes"]);
+        run_propagation_script(server.port, &dir)
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    let expected: Vec<Vec<String>> = [
+        &["select", "0"][..],
+        &["set", "asdf1", "1"],
+        &["set", "asdf2", "2"],
+        &["set", "asdf3", "3"],
+        &["del", "asdf1"],
+        &["del", "asdf2"],
+        &["del", "asdf3"],
+        &["set", "asdf4", "4"],
+        &["flushall"],
+        &["multi"],
+        &["incr", "x"],
+        &["incr", "x"],
+        &["exec"],
+        &["del", "x"],
+    ]
+    .iter()
+    .map(|c| c.iter().map(|s| s.to_string()).collect())
+    .collect();
+    assert_eq!(kopi_commands, expected);
+    let Some(program) = require_program(
+        "redis-server",
+        "evictions_propagate_as_redis_propagates_them",
+    ) else {
+        return;
+    };
+    let redis = RedisServer::start(&program, &["--save", "", "--appendonly", "yes"]);
+    let redis_commands = run_propagation_script(redis.port, &redis.dir);
+    assert_eq!(kopi_commands, redis_commands);
+}

@@ -149,16 +149,20 @@ pub struct Eviction {
     next_db: usize,
     /// The cron goes on evicting (Redis's `isEvictionProcRunning`).
     pub proc_running: bool,
+    /// Settings were applied once (start-up): later changes come from CONFIG SET.
+    configured: bool,
 }
 
 impl Eviction {
-    /// Applies new settings; a new nonzero `maxmemory` starts eviction at once, as Redis's
-    /// CONFIG SET does (with a warning when the memory in use is already over it).
+    /// Applies new settings; a new nonzero `maxmemory` set at run time starts eviction at
+    /// once, as Redis's CONFIG SET does (with a warning when the memory in use is already
+    /// over it). At start-up the first command evicts, as in Redis.
     pub fn configure(&mut self, settings: Settings, used_bytes: u64) {
         let previous = self.settings.maxmemory_bytes;
         self.settings = settings;
         let limit = settings.maxmemory_bytes;
-        if limit != 0 && limit != previous {
+        let at_start = !std::mem::replace(&mut self.configured, true);
+        if !at_start && limit != 0 && limit != previous {
             if limit < used_bytes {
                 super::log::warning(&format!(
                     "WARNING: the new maxmemory value set via CONFIG SET ({limit}) is smaller than the current memory usage ({used_bytes}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy."
