@@ -498,6 +498,83 @@ mod tests {
         assert!(eviction.pool.windows(2).all(|w| w[0].score <= w[1].score));
     }
 
+    /// A server whose db 0 holds `keys` keys, `volatile` of them with a deadline.
+    fn server_with_keys(keys: usize, volatile: usize) -> std::sync::Arc<Server> {
+        let server = Server::new(crate::server::config::Config::default());
+        {
+            let mut state = server.state.lock();
+            let db = &mut state.store.dbs[0];
+            for i in 0..keys {
+                let value = keyspace::Value::String(keyspace::StringValue::from_bytes(b"v"));
+                let key = format!("k{i}");
+                db.set(key.as_bytes(), value, false, 0);
+                if i < volatile {
+                    db.set_expire(key.as_bytes(), i64::MAX / 2);
+                }
+            }
+        }
+        server
+    }
+
+    fn settings(policy: Policy, tenacity: u32) -> Settings {
+        Settings {
+            // One byte: always over the limit, whatever else the test process allocates.
+            maxmemory_bytes: 1,
+            policy,
+            tenacity,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn tenacity_bounds_one_eviction_run_and_leaves_the_rest_to_the_cron() {
+        let server = server_with_keys(1000, 0);
+        let mut state = server.state.lock();
+        state.eviction.settings = settings(Policy::AllkeysRandom, 0);
+        // No time at all: one check after the first 16 evictions.
+        assert_eq!(perform(&server, &mut state), Outcome::Running);
+        assert_eq!(state.stats.evicted_keys, EVICTIONS_PER_CHECK);
+        assert!(state.eviction.proc_running);
+        assert!(state.stats.eviction_exceeded_since.is_some());
+        // No limit: everything goes, then nothing is left to evict.
+        state.eviction.settings = settings(Policy::AllkeysLru, 100);
+        state.eviction.proc_running = false;
+        assert_eq!(perform(&server, &mut state), Outcome::Fail);
+        assert_eq!(state.stats.evicted_keys, 1000);
+        assert!(state.store.dbs[0].is_empty());
+    }
+
+    #[test]
+    fn volatile_policies_fail_once_no_key_has_a_deadline() {
+        for policy in [
+            Policy::VolatileLru,
+            Policy::VolatileLfu,
+            Policy::VolatileRandom,
+            Policy::VolatileTtl,
+        ] {
+            // Keys with a deadline are rare: sampling reads the expiry index.
+            let server = server_with_keys(5000, 3);
+            let mut state = server.state.lock();
+            state.eviction.settings = settings(policy, 100);
+            assert_eq!(perform(&server, &mut state), Outcome::Fail, "{policy:?}");
+            assert_eq!(state.stats.evicted_keys, 3, "{policy:?}");
+            assert_eq!(state.store.dbs[0].len(), 4997, "{policy:?}");
+            assert_eq!(state.store.dbs[0].data.expires_len(), 0, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn noeviction_fails_without_evicting_and_a_raised_limit_ends_the_excess() {
+        let server = server_with_keys(10, 10);
+        let mut state = server.state.lock();
+        state.eviction.settings = settings(Policy::NoEviction, 10);
+        assert_eq!(perform(&server, &mut state), Outcome::Fail);
+        assert_eq!(state.store.dbs[0].len(), 10);
+        state.eviction.settings.maxmemory_bytes = u64::MAX;
+        assert_eq!(perform(&server, &mut state), Outcome::Ok);
+        assert!(state.stats.eviction_exceeded_since.is_none());
+    }
+
     #[test]
     fn tenacity_maps_to_redis_time_limits() {
         assert_eq!(time_limit(0), Some(Duration::ZERO));
