@@ -45,6 +45,7 @@ pub const NOT_POSITIVE: Error = Error::new("ERR value is out of range, must be p
 pub const STRING_TOO_LONG: Error =
     Error::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 pub const NOAUTH: Error = Error::new("NOAUTH Authentication required.");
+pub const OOM: Error = Error::new("OOM command not allowed when used memory > 'maxmemory'.");
 pub const LOADING: Error = Error::new("LOADING Redis is loading the dataset in memory");
 pub const WRONGPASS: Error =
     Error::new("WRONGPASS invalid username-password pair or user is disabled.");

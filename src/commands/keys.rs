@@ -28,7 +28,7 @@ fn read_key<'a>(ctx: &'a mut Ctx, key: &[u8], access: Access) -> Option<&'a Entr
 const LAZYFREE_THRESHOLD: usize = 64;
 
 /// Lets go of a deleted entry: at once, or on the lazy-free thread when `lazy` and large.
-fn free_entry(entry: Entry, lazy: bool) {
+pub(crate) fn free_entry(entry: Entry, lazy: bool) {
     if lazy && Value::free_effort(&entry.value) > LAZYFREE_THRESHOLD {
         lazyfree::free_later(entry, 1);
     }

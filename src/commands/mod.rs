@@ -30,6 +30,7 @@ use crate::keyspace::{Access, Db, Entry};
 use crate::protocol::Reply;
 use crate::server::Server;
 use crate::server::client::{CLIENT_ID_AOF, Client};
+use crate::server::evict;
 use crate::server::state::State;
 
 /// Every family's slice of the table.
@@ -219,6 +220,15 @@ pub fn execute(
         return reject(state, client, reply, Some(command.name), &error::NOAUTH);
     }
 
+    // maxmemory: evict what the policy allows before the command; when nothing more can be
+    // evicted, refuse what may grow memory.
+    if state.eviction.settings.maxmemory_bytes != 0 && client.id != CLIENT_ID_AOF {
+        let out_of_memory = evict::perform(server, state) == evict::Outcome::Fail;
+        if out_of_memory && denied_when_out_of_memory(command, client) {
+            return reject(state, client, reply, Some(command.name), &error::OOM);
+        }
+    }
+
     // A MONITOR client is a replica to Redis: it may not touch the keyspace.
     if client.is_monitor()
         && (command.is_write() || command.has(flag::READONLY) || command.has(flag::MAY_REPLICATE))
@@ -269,6 +279,25 @@ pub fn execute(
     }
 
     call(server, state, client, reply, command, args);
+}
+
+/// Whether an out-of-memory server refuses `command` (Redis's `processCommand`): it is
+/// flagged `denyoom`, or it is EXEC with such a command queued, or the client is inside
+/// MULTI (queueing takes memory) and it is not EXEC, DISCARD, QUIT or RESET.
+fn denied_when_out_of_memory(command: &Command, client: &Client) -> bool {
+    if command.has(flag::DENYOOM) {
+        return true;
+    }
+    let Some(queue) = client.multi.as_ref() else {
+        return false;
+    };
+    match command.name {
+        "exec" => queue
+            .iter()
+            .any(|args| find(args).is_some_and(|c| c.has(flag::DENYOOM))),
+        "discard" | "quit" | "reset" => false,
+        _ => true,
+    }
 }
 
 /// Whether loading refuses `command`: it lacks the `loading` flag, or it is EXEC and one of

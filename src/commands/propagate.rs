@@ -259,6 +259,12 @@ impl Effects {
         }
     }
 
+    /// Bytes the buffer holds allocated (Redis's `sdsAllocSize(aof_buf)`): memory that
+    /// `maxmemory` does not count.
+    pub fn allocated_bytes(&self) -> u64 {
+        self.buf.capacity() as u64
+    }
+
     /// Complete units not yet taken.
     pub fn pending(&self) -> &[u8] {
         &self.buf[..self.committed]

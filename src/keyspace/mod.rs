@@ -68,6 +68,10 @@ impl Drop for ExpirySuspended {
     }
 }
 
+/// [`Keyspace::sample_volatile`] looks at up to this many table entries per key it wants
+/// before it reads the expiry index instead.
+pub const VOLATILE_WALK_FACTOR: usize = 16;
+
 /// Shards per database (a power of two).
 pub const SHARDS: usize = 1024;
 const SHARD_BITS: u32 = SHARDS.trailing_zeros();
@@ -133,6 +137,8 @@ pub struct Watcher {
 pub struct Keyspace {
     shards: Box<[HashTable<Entry>]>,
     len: usize,
+    /// Entries the shards' tables have room for: the sum of their capacities.
+    slots: usize,
     expires: BTreeSet<(i64, Bytes)>,
     /// This keyspace's part of a snapshot being taken ([`cut`]).
     cut: Option<Box<cut::Cut>>,
@@ -143,6 +149,7 @@ impl Default for Keyspace {
         Keyspace {
             shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
             len: 0,
+            slots: 0,
             expires: BTreeSet::new(),
             cut: None,
         }
@@ -212,6 +219,14 @@ impl Keyspace {
         self.expires.len()
     }
 
+    /// Bytes of the tables' free slots: a deleted entry's slot stays allocated (until its
+    /// shard shrinks) and the next insertion reuses it, so `maxmemory` counts it as free, as
+    /// an allocator's free list is.
+    pub fn free_slot_bytes(&self) -> u64 {
+        let slot_bytes = std::mem::size_of::<Entry>() + 1;
+        (self.slots.saturating_sub(self.len) * slot_bytes) as u64
+    }
+
     fn find(&self, key: &[u8]) -> Option<&Entry> {
         let hash = hash_key(key);
         self.shards[shard_of(hash)].find(hash, |e| e.key.as_ref() == key)
@@ -245,6 +260,7 @@ impl Keyspace {
         let index = shard_of(hash);
         self.before_write(index);
         let shard = &mut self.shards[index];
+        let capacity = shard.capacity();
         // One probe: the slot found is the slot filled.
         let old = match shard.entry(hash, |e| e.key == entry.key, |e| hash_key(&e.key)) {
             hashbrown::hash_table::Entry::Occupied(mut slot) => {
@@ -256,6 +272,7 @@ impl Keyspace {
                 None
             }
         };
+        self.slots = self.slots - capacity + shard.capacity();
         // The old deadline leaves the index before the new one enters: both may be equal.
         if let Some(old) = &old
             && old.expire_at_ms != NO_EXPIRY
@@ -281,7 +298,9 @@ impl Keyspace {
                 .remove(&(entry.expire_at_ms, entry.key.clone()));
         }
         if shard.capacity() > 64 && shard.len() * 8 < shard.capacity() {
+            let capacity = shard.capacity();
             shard.shrink_to(shard.len() * 2, |e| hash_key(&e.key));
+            self.slots = self.slots - capacity + shard.capacity();
         }
         Some(entry)
     }
@@ -339,6 +358,88 @@ impl Keyspace {
             .and_then(|s| s.iter().nth(rng.random_range(0..s.len())))
     }
 
+    /// Calls `visit` on entries taken one after another from a random place in the table
+    /// (a random shard, a random position in it, then on through the following shards), until
+    /// `visit` returns false or `limit` entries were seen; each entry is seen at most once.
+    /// This is Redis's `dictGetSomeKeys`: a cheap sample, not a uniform one.
+    pub fn walk_from_random(
+        &self,
+        rng: &mut impl rand::Rng,
+        limit: usize,
+        mut visit: impl FnMut(&Entry) -> bool,
+    ) {
+        if self.len == 0 || limit == 0 {
+            return;
+        }
+        let start = rng.random_range(0..SHARDS);
+        let first = &self.shards[start];
+        let skip = if first.is_empty() {
+            0
+        } else {
+            rng.random_range(0..first.len())
+        };
+        let mut seen = 0;
+        let shards = (0..SHARDS).map(|i| &self.shards[(start + i) % SHARDS]);
+        for (i, shard) in shards.enumerate() {
+            let from = if i == 0 { skip } else { 0 };
+            for entry in shard.iter().skip(from) {
+                seen += 1;
+                if !visit(entry) || seen >= limit {
+                    return;
+                }
+            }
+        }
+        // The part of the first shard before the random position comes last.
+        for entry in first.iter().take(skip) {
+            seen += 1;
+            if !visit(entry) || seen >= limit {
+                return;
+            }
+        }
+    }
+
+    /// Calls `visit` on up to `count` entries that have a deadline, sampled as
+    /// [`Keyspace::walk_from_random`] does, looking at no more than `count` ×
+    /// [`VOLATILE_WALK_FACTOR`] entries of the table; when volatile keys are too rare for
+    /// that, the rest comes from the expiry index, read from a random deadline on.
+    pub fn sample_volatile(
+        &self,
+        rng: &mut impl rand::Rng,
+        count: usize,
+        mut visit: impl FnMut(&Entry),
+    ) {
+        if self.expires.is_empty() || count == 0 {
+            return;
+        }
+        let mut found = 0;
+        self.walk_from_random(rng, count.saturating_mul(VOLATILE_WALK_FACTOR), |entry| {
+            if entry.expire_at_ms != NO_EXPIRY {
+                visit(entry);
+                found += 1;
+            }
+            found < count
+        });
+        if found >= count {
+            return;
+        }
+        let (Some((low, _)), Some((high, _))) = (self.expires.first(), self.expires.last()) else {
+            return;
+        };
+        let from = rng.random_range(*low..=*high);
+        let index = self.expires.range((from, Bytes::new())..);
+        for (_, key) in index.chain(self.expires.iter()).take(count - found) {
+            if let Some(entry) = self.find(key) {
+                visit(entry);
+            }
+        }
+    }
+
+    /// Whether `key` is here (expired or not), and with a deadline if `volatile`.
+    pub fn holds(&self, key: &[u8], volatile: bool) -> bool {
+        self.find(key)
+            .is_some_and(|e| !volatile || e.expire_at_ms != NO_EXPIRY)
+    }
+
     /// The earliest deadline in the expiry index.
     pub fn next_expiring(&self) -> Option<(i64, Bytes)> {
         self.expires.first().cloned()
@@ -359,7 +460,9 @@ impl Db {
         }
         let per_shard = keys / SHARDS + keys / SHARDS / 8 + 1;
         for shard in self.data.shards.iter_mut() {
+            let capacity = shard.capacity();
             shard.reserve(per_shard, |e| hash_key(&e.key));
+            self.data.slots = self.data.slots - capacity + shard.capacity();
         }
     }
 
@@ -437,6 +540,7 @@ impl Db {
             shards,
             expires,
             len,
+            slots,
             ..
         } = &mut self.data;
         let shard = &mut shards[index];
@@ -457,8 +561,10 @@ impl Db {
             }
             Some(_) => {}
             None => {
+                let capacity = shard.capacity();
                 shard.insert_unique(hash, Entry::new(key, value), |e| hash_key(&e.key));
                 *len += 1;
+                *slots = *slots - capacity + shard.capacity();
                 return None;
             }
         }
@@ -484,6 +590,14 @@ impl Db {
             return None;
         }
         self.data.remove(key)
+    }
+
+    /// Removes `key` whatever its deadline (eviction: an expired key is evicted like any
+    /// other) and tells its WATCHers; the caller records the deletion.
+    pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
+        let entry = self.data.remove(key)?;
+        self.touch(&entry.key);
+        Some(entry)
     }
 
     /// Sets or clears (`NO_EXPIRY`) a key's deadline; false if the key does not exist.
@@ -764,6 +878,27 @@ mod tests {
         assert_eq!(lfu_decayed(10, 0, 600, 2), 5);
         assert_eq!(lfu_decayed(10, 0, 6000, 0), 10);
         assert_eq!(lfu_decayed(10, 600, 0, 1), 10);
+    }
+
+    #[test]
+    fn free_slots_follow_insertions_removals_and_shrinks() {
+        let mut db = Db::default();
+        let total = |d: &Db| d.data.shards.iter().map(|s| s.capacity()).sum::<usize>();
+        for i in 0..5000 {
+            db.set(format!("k{i}").as_bytes(), string(b"v"), false, 0);
+        }
+        db.insert_entry(entry_expiring(b"e", 10));
+        assert_eq!(db.data.slots, total(&db));
+        let after_inserts = db.data.free_slot_bytes();
+        for i in 0..4990 {
+            db.remove(format!("k{i}").as_bytes(), 0);
+        }
+        assert_eq!(db.data.slots, total(&db), "shrinks are followed");
+        assert!(db.data.free_slot_bytes() > after_inserts);
+        db.reserve(100_000);
+        assert_eq!(db.data.slots, total(&db));
+        db.flush();
+        assert_eq!((db.data.slots, db.data.free_slot_bytes()), (0, 0));
     }
 
     #[test]

@@ -122,6 +122,10 @@ pub struct Aof {
     fsyncs: AtomicU64,
     fsync_last_us: AtomicU64,
     fsync_max_us: AtomicU64,
+    /// Bytes the writer holds in its buffers (records taken, not yet written, and the
+    /// space kept for the next ones): with the effects buffer, the AOF buffer that
+    /// `maxmemory` does not count.
+    held_bytes: AtomicU64,
     /// The incr file being appended to, and what is being written to it.
     sink: Mutex<Sink>,
     /// A descriptor of the same incr file for the everysec fsync thread.
@@ -224,6 +228,17 @@ const REWRITE_STEP_BYTES: usize = 8 * 1024;
 const AUTOSYNC_BYTES: u64 = 4 * 1024 * 1024;
 
 impl Aof {
+    /// Bytes the writer holds in its buffers (INFO `mem_aof_buffer`, with the effects
+    /// buffer; not counted against `maxmemory`).
+    pub fn held_bytes(&self) -> u64 {
+        self.held_bytes.load(Ordering::Relaxed)
+    }
+
+    fn note_held(&self, sink: &Sink, fresh_capacity: usize) {
+        let held = sink.group.capacity() + sink.after.capacity() + fresh_capacity;
+        self.held_bytes.store(held as u64, Ordering::Relaxed);
+    }
+
     pub fn policy(&self) -> Fsync {
         Fsync::from_u8(self.policy.load(Ordering::Relaxed))
     }
@@ -855,6 +870,7 @@ fn build(
         fsyncs: AtomicU64::new(0),
         fsync_last_us: AtomicU64::new(0),
         fsync_max_us: AtomicU64::new(0),
+        held_bytes: AtomicU64::new(0),
         sink: Mutex::new(Sink {
             file,
             path,
@@ -1036,7 +1052,9 @@ fn writer_loop(server: &Server, aof: &Aof) {
         } else {
             SyncMode::No
         };
+        aof.note_held(sink, fresh.capacity());
         drain(aof, sink, lsn, sync);
+        aof.note_held(sink, fresh.capacity());
         if stop {
             return;
         }

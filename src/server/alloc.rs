@@ -38,6 +38,13 @@ pub fn used_bytes() -> u64 {
     USED.load(Ordering::Relaxed).max(0) as u64
 }
 
+/// [`used_bytes`] plus what this thread has allocated or freed and not folded in yet: exact
+/// for the calling thread's own changes, so eviction can measure what one deletion freed.
+pub fn used_bytes_here() -> u64 {
+    let pending = PENDING.try_with(|p| p.get()).unwrap_or(0);
+    (USED.load(Ordering::Relaxed) + pending).max(0) as u64
+}
+
 pub struct CountingAllocator;
 
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged; the

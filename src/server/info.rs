@@ -88,7 +88,7 @@ pub fn generate(server: &Server, state: &State, sections: &[Bytes]) -> String {
     }
     if selection.wants("memory") {
         section(&mut out, "Memory");
-        memory_section(&mut out, server);
+        memory_section(&mut out, server, state);
     }
     if selection.wants("persistence") {
         section(&mut out, "Persistence");
@@ -325,7 +325,7 @@ fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
-fn memory_section(out: &mut String, server: &Server) {
+fn memory_section(out: &mut String, server: &Server, state: &State) {
     let (used, overhead) = memory_split(server);
     let peak = server.memory_peak.load(Ordering::Relaxed).max(used);
     let rss = rss_bytes();
@@ -336,6 +336,8 @@ fn memory_section(out: &mut String, server: &Server) {
     let config = server.config.read();
     let maxmemory: u64 = config.get("maxmemory").parse().unwrap_or(0);
     let client_normal = overhead - startup.min(overhead);
+    let not_counted = crate::server::evict::not_counted_bytes(server, state);
+    let aof_buffer = crate::server::evict::aof_buffer_bytes(server, state);
     let _ = write!(
         out,
         "used_memory:{used}\r\n\
@@ -378,13 +380,13 @@ fn memory_section(out: &mut String, server: &Server) {
          rss_overhead_bytes:0\r\n\
          mem_fragmentation_ratio:{:.2}\r\n\
          mem_fragmentation_bytes:{}\r\n\
-         mem_not_counted_for_evict:0\r\n\
+         mem_not_counted_for_evict:{not_counted}\r\n\
          mem_replication_backlog:0\r\n\
          mem_total_replication_buffers:0\r\n\
          mem_clients_slaves:0\r\n\
          mem_clients_normal:{client_normal}\r\n\
          mem_cluster_links:0\r\n\
-         mem_aof_buffer:0\r\n\
+         mem_aof_buffer:{aof_buffer}\r\n\
          mem_allocator:libc\r\n\
          active_defrag_running:0\r\n\
          lazyfree_pending_objects:0\r\n\
@@ -525,6 +527,9 @@ fn stats_section(out: &mut String, server: &Server, state: &State) {
     let stats = &state.stats;
     let net = &server.net;
     let metrics = server.metrics.lock().clone();
+    let current_exceeded_us = stats
+        .eviction_exceeded_since
+        .map_or(0, |since| since.elapsed().as_micros() as u64);
     let _ = write!(
         out,
         "total_connections_received:{}\r\n\
@@ -546,10 +551,10 @@ fn stats_section(out: &mut String, server: &Server, state: &State) {
          expired_stale_perc:0.00\r\n\
          expired_time_cap_reached_count:0\r\n\
          expire_cycle_cpu_milliseconds:0\r\n\
-         evicted_keys:0\r\n\
+         evicted_keys:{}\r\n\
          evicted_clients:0\r\n\
-         total_eviction_exceeded_time:0\r\n\
-         current_eviction_exceeded_time:0\r\n\
+         total_eviction_exceeded_time:{}\r\n\
+         current_eviction_exceeded_time:{}\r\n\
          keyspace_hits:{}\r\n\
          keyspace_misses:{}\r\n\
          pubsub_channels:0\r\n\
@@ -586,6 +591,9 @@ fn stats_section(out: &mut String, server: &Server, state: &State) {
         metrics.output_bytes.rate() as f32 / 1024.0,
         net.rejected_connections.load(Ordering::Relaxed),
         stats.expired_keys,
+        stats.evicted_keys,
+        (stats.eviction_exceeded_total_us + current_exceeded_us) / 1000,
+        current_exceeded_us / 1000,
         stats.keyspace_hits,
         stats.keyspace_misses,
         stats.total_error_replies,

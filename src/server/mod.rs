@@ -4,6 +4,7 @@ pub mod alloc;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod evict;
 pub mod fs;
 pub mod info;
 pub mod listen;
@@ -359,7 +360,17 @@ impl Server {
         state
             .effects
             .set_unlink_user_del(config.get_bool("lazyfree-lazy-user-del"));
+        let eviction = evict::Settings {
+            maxmemory_bytes: config.get("maxmemory").parse().unwrap_or(0),
+            policy: evict::Policy::parse(config.get("maxmemory-policy")),
+            samples: config.get_i64("maxmemory-samples").max(1) as usize,
+            tenacity: config.get_i64("maxmemory-eviction-tenacity").clamp(0, 100) as u32,
+            lazy: config.get_bool("lazyfree-lazy-eviction"),
+            lfu_decay_minutes: config.get_i64("lfu-decay-time").max(0) as u64,
+        };
         drop(config);
+        let used = alloc::used_bytes().saturating_sub(evict::not_counted_bytes(self, state));
+        state.eviction.configure(eviction, used);
         while state.slowlog.entries.len() > self.limits.slowlog_max_len() {
             state.slowlog.entries.pop_back();
         }
@@ -516,6 +527,7 @@ pub async fn cron(server: Arc<Server>) {
             continue;
         }
         active_expire_cycle(&server, period / 4);
+        evict::time_proc(&server, period / 4);
         auto_rewrite(&server);
         crate::persistence::snapshot::cron(&server);
         // Lift a pause whose time is up even when no client is waiting on it (the lock guard

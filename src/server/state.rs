@@ -24,6 +24,8 @@ pub struct State {
     pub effects: Effects,
     /// Clients blocked on keys (BLPOP & co.) and the keys ready to serve them.
     pub blocking: crate::commands::blocking::Registry,
+    /// `maxmemory` and the eviction pool.
+    pub eviction: crate::server::evict::Eviction,
 }
 
 impl State {
@@ -36,6 +38,7 @@ impl State {
             avg_ttl_ms: vec![0; databases],
             effects: Effects::default(),
             blocking: Default::default(),
+            eviction: Default::default(),
         }
     }
 
@@ -113,6 +116,12 @@ pub struct Stats {
     pub expired_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
+    /// Keys evicted to stay under `maxmemory`.
+    pub evicted_keys: u64,
+    /// Since when the memory has been over `maxmemory` (eviction failing or still running),
+    /// and the time spent so over before that.
+    pub eviction_exceeded_since: Option<std::time::Instant>,
+    pub eviction_exceeded_total_us: u64,
     pub total_error_replies: u64,
     /// Mirrors `latency-tracking`.
     pub latency_tracking: bool,
