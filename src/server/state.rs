@@ -24,6 +24,8 @@ pub struct State {
     pub effects: Effects,
     /// Clients blocked on keys (BLPOP & co.) and the keys ready to serve them.
     pub blocking: crate::commands::blocking::Registry,
+    /// ACL users and the ACL log.
+    pub acl: crate::acl::Acl,
 }
 
 impl State {
@@ -36,6 +38,7 @@ impl State {
             avg_ttl_ms: vec![0; databases],
             effects: Effects::default(),
             blocking: Default::default(),
+            acl: Default::default(),
         }
     }
 
