@@ -723,3 +723,34 @@ fn differential_enforcement_auth_and_log() {
         (0, E, &["ACL", "USERS"]),
     ]);
 }
+
+#[test]
+fn differential_sort_by_and_get_need_access_to_every_key() {
+    differential(&[
+        (0, E, &["RPUSH", "list", "3", "1", "2"]),
+        (
+            0,
+            E,
+            &[
+                "ACL", "SETUSER", "s", "on", "nopass", "~list*", "+sort", "+sort_ro",
+            ],
+        ),
+        (
+            0,
+            E,
+            &[
+                "ACL", "SETUSER", "r", "on", "nopass", "%R~*", "%W~list*", "+sort",
+            ],
+        ),
+        (1, E, &["AUTH", "s", "x"]),
+        (1, E, &["SORT", "list"]),
+        (1, E, &["SORT", "list", "BY", "nosort"]),
+        (1, E, &["SORT", "list", "BY", "w_*"]),
+        (1, E, &["SORT_RO", "list", "GET", "#"]),
+        (1, E, &["SORT", "list", "STORE", "other"]),
+        (2, E, &["AUTH", "r", "x"]),
+        (2, E, &["SORT", "list", "BY", "w_*", "GET", "#"]),
+        (2, E, &["SORT", "list", "STORE", "list2"]),
+        (2, E, &["SORT", "list", "STORE", "other"]),
+    ]);
+}
