@@ -77,13 +77,13 @@ pub struct CommandIds {
     /// For each id: the ids of its subcommands.
     pub children: Vec<Vec<usize>>,
     by_name: HashMap<&'static str, usize>,
-    by_ptr: HashMap<usize, usize>,
 }
 
 impl CommandIds {
-    /// The id of a command of the table.
-    pub fn id_of(&self, command: &'static Command) -> usize {
-        self.by_ptr[&(command as *const Command as usize)]
+    /// The id of a command of the table, by its full name: the table's entries are
+    /// constants, so one command may live at several addresses.
+    pub fn id_of(&self, command: &Command) -> Option<usize> {
+        self.by_name.get(command.name).copied()
     }
 
     /// The command a rule names (`get`, `config|get`, any case), as `ACLLookupCommand`.
@@ -108,7 +108,6 @@ pub static IDS: LazyLock<CommandIds> = LazyLock::new(|| {
         parent: Vec::new(),
         children: Vec::new(),
         by_name: HashMap::new(),
-        by_ptr: HashMap::new(),
     };
     let add = |command: &'static Command, parent: Option<usize>, ids: &mut CommandIds| {
         let id = ids.commands.len();
@@ -116,7 +115,6 @@ pub static IDS: LazyLock<CommandIds> = LazyLock::new(|| {
         ids.parent.push(parent);
         ids.children.push(Vec::new());
         ids.by_name.insert(command.name, id);
-        ids.by_ptr.insert(command as *const Command as usize, id);
         if let Some(p) = parent {
             ids.children[p].push(id);
         }
@@ -797,7 +795,9 @@ impl User {
     /// otherwise the refusal of the command if no selector allows it, else the key refused
     /// with the highest position.
     pub fn check(&self, command: &'static Command, args: &[Bytes]) -> Result<(), Denied> {
-        let id = IDS.id_of(command);
+        let Some(id) = IDS.id_of(command) else {
+            return Err(Denied::Command);
+        };
         let mut keys = KeysCache::default();
         let mut relevant = Denied::Command;
         for selector in &self.selectors {
@@ -821,7 +821,9 @@ impl User {
         args: &[Bytes],
         spec_flags: u32,
     ) -> bool {
-        let id = IDS.id_of(command);
+        let Some(id) = IDS.id_of(command) else {
+            return false;
+        };
         let mut keys = KeysCache::default();
         self.selectors.iter().any(|s| {
             matches!(s.check(id, command, args, &mut keys), Check::Ok)
@@ -1019,6 +1021,17 @@ mod tests {
             u.apply(r.as_bytes()).unwrap();
         }
         u
+    }
+
+    #[test]
+    fn every_command_the_dispatcher_finds_has_an_id() {
+        for command in all_commands() {
+            let found = crate::commands::lookup(command.name.as_bytes()).unwrap();
+            assert!(IDS.id_of(found).is_some(), "{}", command.name);
+            for sub in command.subcommands {
+                assert!(IDS.id_of(sub).is_some(), "{}", sub.name);
+            }
+        }
     }
 
     #[test]
