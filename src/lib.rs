@@ -6,10 +6,12 @@
 //! - [`commands`]: the command table and one file per command family;
 //! - [`keyspace`]: databases, shards, entries, expiry index, WATCH bookkeeping;
 //! - [`persistence`]: durable files: the AOF manifest and the storage primitives under it;
-//! - [`server`]: listeners, connections, clients, configuration, logging, INFO.
+//! - [`server`]: listeners, connections, clients, configuration, logging, INFO;
+//! - [`acl`]: users, permissions and the ACL log, checked before each command.
 //!
 //! Beside it, [`sim`]: the crash simulation behind `kopi-sim`.
 
+pub mod acl;
 pub mod clock;
 pub mod commands;
 pub mod error;

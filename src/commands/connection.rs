@@ -33,31 +33,33 @@ const MONITOR_DENIED: Error = Error::new("ERR MONITOR isn't allowed for DENY BLO
 
 // ---- operations on the connection ----
 
-/// Checks `username`/`password` against the only user, `default` (whose password is
-/// `requirepass`; without one any password is accepted), and authenticates the client.
-fn authenticate(ctx: &mut Ctx, username: &[u8], password: &[u8]) -> bool {
-    if username != b"default" {
-        return false;
+/// Checks `username`/`password` against the ACL users (`ACLAuthenticateUser`): on success the
+/// client is authenticated as that user; a failure is logged in the ACL log under the name of
+/// the command (`args0`, as typed).
+fn authenticate(ctx: &mut Ctx, args0: &[u8], username: &[u8], password: &[u8]) -> bool {
+    let opens = ctx
+        .state
+        .acl
+        .users
+        .get(username)
+        .is_some_and(|user| user.password_matches(password));
+    if opens {
+        ctx.client.authenticated = true;
+        ctx.client.ever_authenticated = true;
+        ctx.client.user = String::from_utf8_lossy(username).into_owned();
+        return true;
     }
-    let required = ctx.server.config.read().get("requirepass").to_string();
-    if !required.is_empty() && !constant_time_eq(required.as_bytes(), password) {
-        return false;
-    }
-    ctx.client.authenticated = true;
-    ctx.client.ever_authenticated = true;
-    ctx.client.user = "default".into();
-    true
-}
-
-/// Compares without revealing through timing where the first difference is.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= (x ^ y) as usize;
-    }
-    diff == 0
+    let multi = ctx.client.multi.is_some() || ctx.client.call_depth > 1;
+    super::access_control::log_denial(
+        ctx.server,
+        ctx.state,
+        ctx.client,
+        crate::acl::LogReason::Auth,
+        multi,
+        args0.to_vec(),
+        username,
+    );
+    false
 }
 
 /// Sets (or with an empty name, clears) the client name. Names are printable ASCII without
@@ -212,7 +214,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let option = &args[j];
         if eq_ignore_case(option, "auth") && more >= 2 {
             ctx.client.redacted.extend([j + 1, j + 2]);
-            if !authenticate(ctx, &args[j + 1], &args[j + 2]) {
+            if !authenticate(ctx, &args[0], &args[j + 1], &args[j + 2]) {
                 return Err(error::WRONGPASS);
             }
             j += 2;
@@ -265,7 +267,7 @@ fn auth(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     ctx.client.redacted.push(1);
     let (username, password) = if args.len() == 2 {
-        if !ctx.server.auth_required() {
+        if ctx.state.acl.default_user().nopass {
             return Err(NO_PASSWORD_CONFIGURED);
         }
         (&b"default"[..], &args[1])
@@ -273,7 +275,7 @@ fn auth(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.client.redacted.push(2);
         (&args[1][..], &args[2])
     };
-    if !authenticate(ctx, username, password) {
+    if !authenticate(ctx, &args[0], username, password) {
         return Err(error::WRONGPASS);
     }
     ctx.reply.ok();
@@ -400,7 +402,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             } else if eq_ignore_case(option, "laddr") {
                 laddr = Some(value);
             } else if eq_ignore_case(option, "user") {
-                if &value[..] != b"default" {
+                if !super::access_control::user_exists(ctx.state, value) {
                     return Err(Error::owned(format!(
                         "ERR No such user '{}'",
                         String::from_utf8_lossy(value)
@@ -999,15 +1001,6 @@ pub const COMMANDS: &[Command] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn constant_time_comparison() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret!"));
-        assert!(!constant_time_eq(b"", b"x"));
-        assert!(constant_time_eq(b"", b""));
-    }
 
     #[test]
     fn client_types() {

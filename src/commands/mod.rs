@@ -3,6 +3,7 @@
 //!
 //! One family per file; each exports `COMMANDS`, its slice of the table.
 
+pub mod access_control;
 pub mod blocking;
 pub mod connection;
 pub mod expire;
@@ -46,6 +47,7 @@ const FAMILIES: &[&[Command]] = &[
     set::COMMANDS,
     zset::COMMANDS,
     sort::COMMANDS,
+    access_control::COMMANDS,
 ];
 
 /// Top-level commands by lowercase name.
@@ -218,6 +220,13 @@ pub fn execute(
 
     if !client.authenticated && !command.has(flag::NO_AUTH) && server.auth_required() {
         return reject(state, client, reply, Some(command.name), &error::NOAUTH);
+    }
+
+    // One boolean while every user may run everything (the default user alone, say).
+    if !state.acl.unrestricted
+        && let Err(err) = access_control::check(server, state, client, command, args, false)
+    {
+        return reject(state, client, reply, Some(command.name), &err);
     }
 
     // maxmemory: evict what the policy allows before the command; when nothing more can be

@@ -64,7 +64,7 @@ fn dataset_digest(store: &Store) -> Digest {
 
 /// A HELP reply as Redis's `addReplyHelp` writes it: a header naming the command, the
 /// lines, and the HELP entry, all as status replies.
-fn help_reply(reply: &mut Reply, command: &[u8], lines: &[&str]) {
+pub(super) fn help_reply(reply: &mut Reply, command: &[u8], lines: &[&str]) {
     reply.array(lines.len() + 3);
     reply.simple(&format!(
         "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -78,7 +78,7 @@ fn help_reply(reply: &mut Reply, command: &[u8], lines: &[&str]) {
 }
 
 /// `ERR unknown subcommand or wrong number of arguments for 'x'. Try CMD HELP.`
-fn subcommand_syntax_error(args: &[Bytes]) -> Error {
+pub(super) fn subcommand_syntax_error(args: &[Bytes]) -> Error {
     let sub = &args[1][..args[1].len().min(128)];
     Error::owned(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
@@ -524,6 +524,12 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match result {
         Ok(_) => {
             ctx.server.apply_config_with(ctx.state);
+            if pairs
+                .iter()
+                .any(|(name, _)| eq_ignore_case(name, "requirepass"))
+            {
+                ctx.server.apply_requirepass(ctx.state);
+            }
             let appendonly = pairs
                 .iter()
                 .any(|(name, _)| eq_ignore_case(name, "appendonly"));

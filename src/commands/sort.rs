@@ -44,7 +44,9 @@ fn c_str(bytes: &[u8]) -> &[u8] {
     }
 }
 
-fn parse_options(args: &[Bytes], readonly: bool) -> Result<Options, Error> {
+/// `full_key_access`: the user may read any key, which BY (with a `*`) and GET need, since
+/// the keys they read are not among the arguments.
+fn parse_options(args: &[Bytes], readonly: bool, full_key_access: bool) -> Result<Options, Error> {
     let mut options = Options {
         by: None,
         dontsort: false,
@@ -78,10 +80,19 @@ fn parse_options(args: &[Bytes], readonly: bool) -> Result<Options, Error> {
             // Once set, this stays set even if a later BY has a `*` (as in Redis).
             if !c_str(pattern).contains(&b'*') {
                 options.dontsort = true;
+            } else if !full_key_access {
+                return Err(Error::new(
+                    "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                ));
             }
             options.by = Some(pattern.clone());
             j += 1;
         } else if eq_ignore_case(arg, "get") && left >= 1 {
+            if !full_key_access {
+                return Err(Error::new(
+                    "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             options.gets.push(args[j + 1].clone());
             j += 1;
         } else {
@@ -369,7 +380,10 @@ fn sort_ro(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
-    let mut options = parse_options(args, readonly)?;
+    let full_key_access = super::lookup(&args[0]).is_some_and(|command| {
+        super::access_control::may_read_any_key(ctx.state, ctx.client, command, args)
+    });
+    let mut options = parse_options(args, readonly, full_key_access)?;
     let key = &args[1];
     let (is_set, compact_zset) = match ctx.lookup(key).map(|e| &e.value) {
         None | Some(Value::List(_)) => (false, false),

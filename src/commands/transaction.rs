@@ -133,6 +133,15 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.reply.array(queue.len());
     for args in &queue {
         match resolve(args) {
+            // The rules may have changed since the command was queued.
+            Ok(command)
+                if !ctx.state.acl.unrestricted
+                    && let Err(err) = super::access_control::check(
+                        ctx.server, ctx.state, ctx.client, command, args, true,
+                    ) =>
+            {
+                ctx.reply.error_bytes(err.bytes())
+            }
             Ok(command) => super::call(ctx.server, ctx.state, ctx.client, ctx.reply, command, args),
             Err(err) => ctx.reply.error_bytes(err.bytes()),
         }

@@ -135,9 +135,9 @@ const SHUTDOWN_ON_SIG: &[(&str, u32)] = &[
 /// Redis 7.0.15's parameters with its defaults (`dir` defaults to the working directory).
 #[rustfmt::skip]
 pub static PARAMS: &[Param] = &[
-    p("acl-pubsub-default", Kind::Enum(&[("allchannels", 0), ("resetchannels", 1)]), "resetchannels", 0),
-    p("aclfile", STR, "", IMMUTABLE),
-    p("acllog-max-len", Kind::Signed { min: 0, max: i64::MAX, unit: Unit::Plain }, "128", 0),
+    p("acl-pubsub-default", Kind::Enum(&[("allchannels", 0), ("resetchannels", 1)]), "resetchannels", IMPL),
+    p("aclfile", STR, "", IMMUTABLE | IMPL),
+    p("acllog-max-len", Kind::Signed { min: 0, max: i64::MAX, unit: Unit::Plain }, "128", IMPL),
     p("active-defrag-cycle-max", Kind::Signed { min: 1, max: 99, unit: Unit::Plain }, "25", 0),
     p("active-defrag-cycle-min", Kind::Signed { min: 1, max: 99, unit: Unit::Plain }, "1", 0),
     p("active-defrag-ignore-bytes", Kind::Unsigned { min: 1, max: LONG_MAX_U, unit: Unit::Memory }, "104857600", 0),
@@ -450,6 +450,9 @@ pub struct Config {
     pub given: Vec<&'static str>,
     /// Set once a `save` line was read while loading: later ones add save points.
     save_loaded: bool,
+    /// The `user <name> <rules...>` lines, name and rules, in order; applied at start-up
+    /// (`Server::load_users_at_startup`).
+    pub acl_users: Vec<Vec<Vec<u8>>>,
 }
 
 impl Default for Config {
@@ -464,6 +467,7 @@ impl Default for Config {
             file: None,
             given: Vec::new(),
             save_loaded: false,
+            acl_users: Vec::new(),
         }
     }
 }
@@ -759,6 +763,9 @@ impl Config {
         if name == "include" && words.len() == 2 {
             return self.include(&words[1], depth);
         }
+        if name == "user" && words.len() >= 2 {
+            return self.add_acl_user(words);
+        }
         if FILE_ONLY_DIRECTIVES.contains(&name.as_str()) && words.len() >= 2 {
             crate::server::log::warning(&format!(
                 "Config directive '{name}' is not supported by kopi yet and is ignored"
@@ -766,6 +773,43 @@ impl Config {
             return Ok(());
         }
         Err("Bad directive or wrong number of arguments".into())
+    }
+
+    /// A `user` line, checked as Redis's `ACLAppendUserForLoading`: a user named twice or a
+    /// malformed rule is a configuration error; an unknown command is found at start-up.
+    fn add_acl_user(&mut self, words: &[String]) -> Result<(), String> {
+        let words: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        let declaration_error = |at: usize, error: crate::acl::RuleError| {
+            let word = words
+                .get(at)
+                .map(|w| String::from_utf8_lossy(w).into_owned());
+            format!(
+                "Error in user declaration '{}': {}",
+                word.unwrap_or_default(),
+                error.text()
+            )
+        };
+        if self.acl_users.iter().any(|user| user[0] == words[1]) {
+            return Err(declaration_error(1, crate::acl::RuleError::Duplicate));
+        }
+        let rules = crate::acl::merge_selector_args(&words[2..]).map_err(|at| {
+            format!(
+                "Error in user declaration '{}': Unmatched parenthesis in acl selector",
+                String::from_utf8_lossy(&words[at + 2])
+            )
+        })?;
+        let mut probe = crate::acl::User::new(&words[1]);
+        for (j, rule) in rules.iter().enumerate() {
+            match probe.apply(rule) {
+                Ok(()) | Err(crate::acl::RuleError::UnknownCommand) => {}
+                // Redis names the line's word at the rule's index, as it does.
+                Err(e) => return Err(declaration_error(j, e)),
+            }
+        }
+        let mut user = vec![words[1].clone()];
+        user.extend(rules);
+        self.acl_users.push(user);
+        Ok(())
     }
 
     /// `include path` (with `*?[` globs: every match, none is fine).

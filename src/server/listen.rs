@@ -20,6 +20,10 @@ pub async fn run(server: Arc<Server>) -> i32 {
     let mut sigterm = signal(SignalKind::terminate());
     let mut sigint = signal(SignalKind::interrupt());
     print_banner(&server, port, pid);
+    if let Err(message) = server.load_users_at_startup() {
+        log::warning(&message);
+        return 1;
+    }
 
     for param in &config.given {
         let Some(p) = super::config::find_param(param) else {

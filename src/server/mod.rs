@@ -31,7 +31,9 @@ pub struct Limits {
     pub client_query_buffer_limit: AtomicI64,
     pub maxclients: AtomicI64,
     pub timeout_s: AtomicI64,
-    pub requirepass_set: AtomicBool,
+    /// The default user has a password or is off: new connections must authenticate.
+    /// Mirrors the ACL (`Server::acl_changed`).
+    pub default_user_requires_auth: AtomicBool,
     pub protected_mode: AtomicBool,
     slowlog_slower_than_us: AtomicI64,
     slowlog_max_len: AtomicI64,
@@ -222,6 +224,7 @@ impl Server {
             rdb: Default::default(),
         });
         server.apply_config();
+        server.apply_requirepass(&mut server.state.lock());
         server
     }
 
@@ -291,8 +294,10 @@ impl Server {
             .store(config.get_i64("maxclients"), Ordering::Relaxed);
         l.timeout_s
             .store(config.get_i64("timeout"), Ordering::Relaxed);
-        l.requirepass_set
-            .store(!config.get("requirepass").is_empty(), Ordering::Relaxed);
+        crate::acl::PUBSUB_DEFAULT_ALL.store(
+            config.get("acl-pubsub-default") == "allchannels",
+            Ordering::Relaxed,
+        );
         l.protected_mode
             .store(config.get_bool("protected-mode"), Ordering::Relaxed);
         l.slowlog_slower_than_us
@@ -411,7 +416,48 @@ impl Server {
     }
 
     pub fn auth_required(&self) -> bool {
-        self.limits.requirepass_set.load(Ordering::Relaxed)
+        self.limits
+            .default_user_requires_auth
+            .load(Ordering::Relaxed)
+    }
+
+    /// Mirrors what the request path reads of the ACL after a change of users.
+    pub fn acl_changed(&self, state: &mut State) {
+        let requires_auth = state.acl.refresh();
+        self.limits
+            .default_user_requires_auth
+            .store(requires_auth, Ordering::Relaxed);
+    }
+
+    /// `requirepass` becomes the default user's password (at start-up and on CONFIG SET).
+    pub fn apply_requirepass(&self, state: &mut State) {
+        let password = self.config.read().get("requirepass").to_string();
+        state.acl.set_default_password(password.as_bytes());
+        self.acl_changed(state);
+    }
+
+    /// The users of the config file's `user` lines, or of `aclfile`, at start-up (Redis's
+    /// `ACLLoadUsersAtStartup`); the error is the log line that precedes exiting.
+    pub fn load_users_at_startup(&self) -> Result<(), String> {
+        let config = self.config.read();
+        let aclfile = config.get("aclfile").to_string();
+        let lines = config.acl_users.clone();
+        drop(config);
+        if !aclfile.is_empty() && !lines.is_empty() {
+            return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
+        }
+        let mut state = self.state.lock();
+        if let Err(e) = crate::acl::file::from_config_lines(&mut state.acl, &lines) {
+            log::warning(&e);
+            return Err("Critical error while loading ACLs. Exiting.".into());
+        }
+        if !aclfile.is_empty() {
+            let users = crate::acl::file::load(&aclfile)
+                .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+            state.acl.users = users;
+        }
+        self.acl_changed(&mut state);
+        Ok(())
     }
 
     pub fn monitors_active(&self) -> bool {

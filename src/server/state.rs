@@ -26,6 +26,8 @@ pub struct State {
     pub blocking: crate::commands::blocking::Registry,
     /// `maxmemory` and the eviction pool.
     pub eviction: crate::server::evict::Eviction,
+    /// ACL users and the ACL log.
+    pub acl: crate::acl::Acl,
 }
 
 impl State {
@@ -39,6 +41,7 @@ impl State {
             effects: Effects::default(),
             blocking: Default::default(),
             eviction: Default::default(),
+            acl: Default::default(),
         }
     }
 
