@@ -633,10 +633,14 @@ fn kill_trial(policy: &str, kill_after: Duration, rewrite: bool, what: &str) {
     let args = ["--appendonly", "yes", "--appendfsync", policy];
     let server = Server::start_in(&d.0, &args);
     let port = server.port;
+    // The kill clock starts at the first acknowledgement: on a busy machine the writers may
+    // need longer than the whole delay to get going.
+    let first_ack = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..WRITERS)
         .map(|t| {
             // Connected before the clock starts: the kill may come early.
             let mut raw = common::Raw::connect(port);
+            let first_ack = first_ack.clone();
             std::thread::spawn(move || {
                 // (keys set, last counter value) acknowledged by this writer.
                 let mut acked = (0usize, 0i64);
@@ -653,6 +657,7 @@ fn kill_trial(policy: &str, kill_after: Duration, rewrite: bool, what: &str) {
                         break;
                     }
                     acked.0 = i + 1;
+                    first_ack.store(true, std::sync::atomic::Ordering::Relaxed);
                     let mut out = Vec::new();
                     if common::read_value(&mut raw.reader, &mut out).is_err() {
                         break;
@@ -667,6 +672,14 @@ fn kill_trial(policy: &str, kill_after: Duration, rewrite: bool, what: &str) {
             })
         })
         .collect();
+    let waiting = std::time::Instant::now();
+    while !first_ack.load(std::sync::atomic::Ordering::Relaxed) {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "{what}: no write acknowledged"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     if rewrite {
         std::thread::sleep(kill_after / 2);
         server.raw().cmd(&["BGREWRITEAOF"]);
