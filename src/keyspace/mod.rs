@@ -225,12 +225,6 @@ impl Keyspace {
         self.shards[index].find_mut(hash, |e| e.key.as_ref() == key)
     }
 
-    /// Finds an entry to update its access data only (not part of any snapshot).
-    fn find_to_touch(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let hash = hash_key(key);
-        self.shards[shard_of(hash)].find_mut(hash, |e| e.key.as_ref() == key)
-    }
-
     /// Inserts or replaces; returns the old entry.
     fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let hash = hash_key(&entry.key);
@@ -402,14 +396,20 @@ impl Db {
         access: Access,
         write: bool,
     ) -> Option<&mut Entry> {
-        if self.expire_if_needed(key, now_ms) {
+        // One hash for both probes: the expiry check, then the entry to hand out.
+        let hash = hash_key(key);
+        let index = shard_of(hash);
+        let expired = self.data.shards[index]
+            .find(hash, |e| e.key.as_ref() == key)
+            .map(|e| e.is_expired(now_ms));
+        if expired == Some(true) && self.expire_if_needed(key, now_ms) {
             return None;
         }
-        let entry = if write {
-            self.data.find_mut(key)?
-        } else {
-            self.data.find_to_touch(key)?
-        };
+        if write {
+            // Its shard goes into a snapshot being taken first.
+            self.data.before_write(index);
+        }
+        let entry = self.data.shards[index].find_mut(hash, |e| e.key.as_ref() == key)?;
         if access == Access::Touch {
             let now_s = crate::clock::now_s();
             if crate::clock::LFU_ENABLED.load(Ordering::Relaxed) {
