@@ -105,8 +105,13 @@ pub const LFU_INIT: u8 = 5;
 
 impl Entry {
     pub fn new(key: &[u8], value: Value) -> Self {
+        Entry::with_key(Bytes::copy_from_slice(key), value)
+    }
+
+    /// [`Entry::new`] taking the key's buffer as it is (a loader's, without a copy).
+    pub fn with_key(key: Bytes, value: Value) -> Self {
         Entry {
-            key: Bytes::copy_from_slice(key),
+            key,
             value,
             expire_at_ms: NO_EXPIRY,
             access_s: crate::clock::now_s(),

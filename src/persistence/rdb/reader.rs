@@ -170,7 +170,10 @@ impl<R: BufRead> RdbReader<R> {
     /// `len` bytes, read in growing chunks so a corrupt length cannot allocate more than
     /// about twice what the source actually holds.
     fn read_bytes(&mut self, len: u64) -> Result<Vec<u8>, RdbError> {
-        let mut buf = Vec::new();
+        // Exactly as long as a string of one chunk or less (keys become `Bytes` without a
+        // copy then); a longer one grows chunk by chunk as its bytes arrive, so a declared
+        // length reserves nothing the file does not hold.
+        let mut buf = Vec::with_capacity(len.min(READ_CHUNK as u64) as usize);
         let mut left = len;
         while left > 0 {
             let step = left.min(READ_CHUNK.max(buf.len()) as u64) as usize;
