@@ -378,7 +378,7 @@ impl<R: BufRead> RdbReader<R> {
         match value_type {
             types::STRING => {
                 let bytes = self.read_string()?;
-                Ok(Some(Value::String(StringValue::from_bytes(&bytes))))
+                Ok(Some(Value::String(StringValue::from_vec(bytes))))
             }
             types::LIST => {
                 let len = self.read_len()?;
