@@ -6,6 +6,7 @@
 #   REQUESTS=50000 KEYS=1000000 bench/callgrind.sh
 #   TOP=15 bench/callgrind.sh          # also the 15 costliest functions of each workload
 #   OUT=/tmp/cg bench/callgrind.sh     # keep the callgrind.out files there
+#   FEATURES=mimalloc bench/callgrind.sh   # built with mimalloc as the allocator
 #
 # The workloads are those of benches/instructions.rs (built by `cargo bench --no-run`, the
 # release profile): SET key:i xxx and GET key:i for i in 0..REQUESTS, parsed from one buffer
@@ -28,7 +29,7 @@ else
   trap 'rm -rf "$WORK"' EXIT
 fi
 
-BIN=$(cd "$ROOT" && cargo bench --no-run --bench instructions --message-format=json 2>/dev/null |
+BIN=$(cd "$ROOT" && cargo bench --no-run --bench instructions ${FEATURES:+--features "$FEATURES"} --message-format=json 2>/dev/null |
   python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
@@ -61,7 +62,7 @@ top() {
 
 per() { python3 -c "print(f'{$1 / $2:,.0f}')"; }
 
-echo "# commit $(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- src benches || echo ' (modified)'), $(valgrind --version)"
+echo "# commit $(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- src benches || echo ' (modified)'), features: ${FEATURES:-default}, $(valgrind --version)"
 set_ir=$(count set 'instructions::measured_serve' -- set "$REQUESTS")
 echo "SET (parse + dispatch, 16 per batch): $(per "$set_ir" "$REQUESTS") instructions per request ($set_ir for $REQUESTS)"
 top set
