@@ -124,6 +124,9 @@ impl<R: BufRead> RdbReader<R> {
     /// Fills `buf` or fails. A failed read is reported at its first byte, whatever part of
     /// it arrived: Redis's `rio` counts only whole reads, so `redis-check-rdb` names the
     /// same offset for a truncated file.
+    // Inlined: most reads are of a length known where they are made (a type byte, a length,
+    // a fixed-size integer), and the copies then need no call to `memcpy`.
+    #[inline(always)]
     fn read_into(&mut self, buf: &mut [u8]) -> Result<(), RdbError> {
         let mut filled = 0;
         while filled < buf.len() {
