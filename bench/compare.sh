@@ -4,7 +4,9 @@
 #   bench/compare.sh [ROUNDS]        (default 3 rounds; each round runs kopi then redis)
 #
 # Environment: TESTS (default set,get,incr,mset), CLIENTS (50), REQUESTS (200000),
-# PIPELINES ("1 16"), EXTRA_SERVER_ARGS (e.g. "--appendonly yes --appendfsync always").
+# PIPELINES ("1 16"), EXTRA_SERVER_ARGS (e.g. "--appendonly yes --appendfsync always"),
+# KOPI and REDIS (the two binaries compared; e.g. two builds of kopi, allocator against
+# allocator: the columns keep the names kopi and redis).
 # Both servers run with the same options (persistence off unless EXTRA_SERVER_ARGS says
 # otherwise), each pinned to CPU 0 when taskset exists, the client to CPU 1.
 # Prints one line per test and pipeline depth: median rps of each, min-max, and kopi/redis.
@@ -19,8 +21,8 @@ REQUESTS=${REQUESTS:-200000}
 PIPELINES=${PIPELINES:-"1 16"}
 EXTRA_SERVER_ARGS=${EXTRA_SERVER_ARGS:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-KOPI=$ROOT/target/release/kopi-server
-REDIS=$(command -v redis-server)
+KOPI=${KOPI:-$ROOT/target/release/kopi-server}
+REDIS=${REDIS:-$(command -v redis-server)}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 

@@ -109,8 +109,13 @@ pub const LFU_INIT: u8 = 5;
 
 impl Entry {
     pub fn new(key: &[u8], value: Value) -> Self {
+        Entry::with_key(Bytes::copy_from_slice(key), value)
+    }
+
+    /// [`Entry::new`] taking the key's buffer as it is (a loader's, without a copy).
+    pub fn with_key(key: Bytes, value: Value) -> Self {
         Entry {
-            key: Bytes::copy_from_slice(key),
+            key,
             value,
             expire_at_ms: NO_EXPIRY,
             access_s: crate::clock::now_s(),
@@ -238,12 +243,6 @@ impl Keyspace {
         let index = shard_of(hash);
         self.before_write(index);
         self.shards[index].find_mut(hash, |e| e.key.as_ref() == key)
-    }
-
-    /// Finds an entry to update its access data only (not part of any snapshot).
-    fn find_to_touch(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let hash = hash_key(key);
-        self.shards[shard_of(hash)].find_mut(hash, |e| e.key.as_ref() == key)
     }
 
     /// Inserts or replaces; returns the old entry.
@@ -505,14 +504,20 @@ impl Db {
         access: Access,
         write: bool,
     ) -> Option<&mut Entry> {
-        if self.expire_if_needed(key, now_ms) {
+        // One hash for both probes: the expiry check, then the entry to hand out.
+        let hash = hash_key(key);
+        let index = shard_of(hash);
+        let expired = self.data.shards[index]
+            .find(hash, |e| e.key.as_ref() == key)
+            .map(|e| e.is_expired(now_ms));
+        if expired == Some(true) && self.expire_if_needed(key, now_ms) {
             return None;
         }
-        let entry = if write {
-            self.data.find_mut(key)?
-        } else {
-            self.data.find_to_touch(key)?
-        };
+        if write {
+            // Its shard goes into a snapshot being taken first.
+            self.data.before_write(index);
+        }
+        let entry = self.data.shards[index].find_mut(hash, |e| e.key.as_ref() == key)?;
         if access == Access::Touch {
             let now_s = crate::clock::now_s();
             if crate::clock::LFU_ENABLED.load(Ordering::Relaxed) {

@@ -261,6 +261,24 @@ impl StringValue {
         }
     }
 
+    /// [`StringValue::from_bytes`] of a buffer the caller gives up (a loader's): the same
+    /// encoding, without copying the bytes when they are kept as they are.
+    pub fn from_vec(bytes: Vec<u8>) -> Self {
+        if bytes.len() <= INT_ENCODING_LENGTH_MAX
+            && let Some(n) = parse_i64(&bytes)
+        {
+            return StringValue::Int(n);
+        }
+        if bytes.len() <= EMBSTR_SIZE_LIMIT {
+            StringValue::Embstr(bytes.into_boxed_slice())
+        } else {
+            // No spare capacity kept: the same footprint as a copy.
+            let mut bytes = bytes;
+            bytes.shrink_to_fit();
+            StringValue::Raw(bytes)
+        }
+    }
+
     pub fn encoding_name(&self) -> &'static str {
         match self {
             StringValue::Int(_) => "int",

@@ -725,7 +725,7 @@ fn decode_rdb<R: std::io::BufRead>(
                     loaded.expired += 1;
                     continue;
                 }
-                let mut entry = Entry::new(&key, value);
+                let mut entry = Entry::with_key(bytes::Bytes::from(key), value);
                 entry.expire_at_ms = expire_at_ms;
                 if let Some(idle) = idle_s {
                     let idle = u32::try_from(idle).unwrap_or(u32::MAX);

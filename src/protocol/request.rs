@@ -68,6 +68,16 @@ impl RequestParser {
                         other => return Ok(other),
                     }
                 }
+                // The usual case, a whole request in the buffer: one pass, one split.
+                let mut spans = [(0, 0); FAST_ARGS_MAX];
+                if let Some((count, total)) = whole_request(buf, limits, &mut spans) {
+                    let frame = buf.split_to(total).freeze();
+                    let args = spans[..count]
+                        .iter()
+                        .map(|&(start, end)| frame.slice(start..end))
+                        .collect();
+                    return Ok(Some(args));
+                }
                 let Some(line_end) = find_cr(buf) else {
                     if buf.len() > INLINE_MAX_BYTES {
                         return Err(error("too big mbulk count string"));
@@ -128,8 +138,10 @@ impl RequestParser {
                 if buf.len() < len + 2 {
                     return Ok(None);
                 }
-                let arg = buf.split_to(len).freeze();
-                buf.advance(2);
+                // One split takes the bulk and its CRLF; the view is then shortened, which
+                // is cheaper than advancing the read buffer a second time.
+                let mut arg = buf.split_to(len + 2).freeze();
+                arg.truncate(len);
                 self.args.push(arg);
                 self.bulk_len = None;
                 self.args_remaining -= 1;
@@ -158,8 +170,64 @@ impl RequestParser {
     }
 }
 
+/// Bytes scanned one by one before handing over to `memchr`: header lines (`*3`, `$5`) are
+/// this short, and for them the plain loop costs less than `memchr`'s set-up.
+const SHORT_SCAN: usize = 16;
+
+/// Most arguments [`whole_request`] takes; requests with more go the incremental way.
+const FAST_ARGS_MAX: usize = 8;
+
+/// Locates a multibulk request (`buf` starts with `*`) that is already whole in `buf`, in one
+/// pass and consuming nothing: returns its argument count and byte length, with each
+/// argument's range in `spans`. `None` when the request is not whole yet, has more than
+/// [`FAST_ARGS_MAX`] arguments or none, or breaks a rule or a limit: the incremental parser
+/// then reads the same bytes and gives the answer (and the error) it always gives.
+fn whole_request(
+    buf: &[u8],
+    limits: ParseLimits,
+    spans: &mut [(usize, usize); FAST_ARGS_MAX],
+) -> Option<(usize, usize)> {
+    let line_end = find_cr(buf)?;
+    if line_end + 1 >= buf.len() {
+        return None;
+    }
+    let count = parse_i64(&buf[1..line_end])?;
+    if count <= 0 || count > FAST_ARGS_MAX as i64 {
+        return None;
+    }
+    let count = count as usize;
+    let mut pos = line_end + 2;
+    for span in spans.iter_mut().take(count) {
+        let rest = &buf[pos..];
+        let line_end = find_cr(rest)?;
+        if line_end + 1 >= rest.len() || rest[0] != b'$' {
+            return None;
+        }
+        let len = parse_i64(&rest[1..line_end])?;
+        if len < 0
+            || len > limits.proto_max_bulk_len
+            || (len > UNAUTHENTICATED_BULK_MAX && !limits.authenticated)
+        {
+            return None;
+        }
+        let start = pos + line_end + 2;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        if buf.len() < end.checked_add(2)? {
+            return None;
+        }
+        *span = (start, end);
+        pos = end + 2;
+    }
+    Some((count, pos))
+}
+
 fn find_cr(buf: &[u8]) -> Option<usize> {
-    memchr::memchr(b'\r', &buf[..buf.len().min(INLINE_MAX_BYTES + 2)])
+    let window = &buf[..buf.len().min(INLINE_MAX_BYTES + 2)];
+    let short = window.len().min(SHORT_SCAN);
+    if let Some(i) = window[..short].iter().position(|&b| b == b'\r') {
+        return Some(i);
+    }
+    memchr::memchr(b'\r', &window[short..]).map(|i| i + short)
 }
 
 fn error(what: &str) -> ParseError {
@@ -197,8 +265,19 @@ mod tests {
 
     #[test]
     fn same_result_however_split() {
-        let input = b"*3\r\n$3\r\nSET\r\n$5\r\nhello\r\n$10\r\n0123456789\r\nPING\r\n";
+        // Whole requests take the one-pass path, split ones the incremental path; one with
+        // more than FAST_ARGS_MAX arguments and an empty argument are among them.
+        let mut input =
+            b"*3\r\n$3\r\nSET\r\n$5\r\nhello\r\n$10\r\n0123456789\r\nPING\r\n*9\r\n".to_vec();
+        for _ in 0..9 {
+            input.extend_from_slice(b"$1\r\na\r\n");
+        }
+        input.extend_from_slice(b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n");
+        let input = &input[..];
         let whole = parse_all(input).unwrap();
+        assert_eq!(whole.len(), 4);
+        assert_eq!(whole[2].len(), 9);
+        assert_eq!(whole[3], vec![Bytes::from("ECHO"), Bytes::new()]);
         for chunk in 1..input.len() {
             let mut parser = RequestParser::new();
             let mut buf = BytesMut::new();

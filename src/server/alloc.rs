@@ -1,11 +1,17 @@
-//! The process's allocator: the system allocator, counting the bytes in use so INFO can
-//! report `used_memory` as Redis does from its allocator.
+//! The process's allocator: the system allocator (or mimalloc, built with the `mimalloc`
+//! feature; docs/benchmarks.md compares them), counting the bytes in use so INFO can report
+//! `used_memory` as Redis does from its allocator.
 //!
 //! Each thread keeps its own running delta and folds it into the shared counter once it
 //! passes [`FLUSH_BYTES`], so an allocation costs a thread-local add, not a shared atomic;
 //! the shared counter is exact to within that many bytes per thread.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[cfg(not(feature = "mimalloc"))]
+use std::alloc::System as Inner;
+use std::alloc::{GlobalAlloc, Layout};
+
+#[cfg(feature = "mimalloc")]
+use mimalloc::MiMalloc as Inner;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
@@ -47,12 +53,12 @@ pub fn used_bytes_here() -> u64 {
 
 pub struct CountingAllocator;
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
+// SAFETY: every method forwards to the inner allocator with the caller's arguments unchanged; the
 // counting has no effect on the memory returned.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as received.
-        let ptr = unsafe { System.alloc(layout) };
+        let ptr = unsafe { Inner.alloc(layout) };
         if !ptr.is_null() {
             account(layout.size() as isize);
         }
@@ -61,7 +67,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as received.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
+        let ptr = unsafe { Inner.alloc_zeroed(layout) };
         if !ptr.is_null() {
             account(layout.size() as isize);
         }
@@ -70,13 +76,13 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded as received.
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { Inner.dealloc(ptr, layout) };
         account(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded as received.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        let new = unsafe { Inner.realloc(ptr, layout, new_size) };
         if !new.is_null() {
             account(new_size as isize - layout.size() as isize);
         }

@@ -124,6 +124,9 @@ impl<R: BufRead> RdbReader<R> {
     /// Fills `buf` or fails. A failed read is reported at its first byte, whatever part of
     /// it arrived: Redis's `rio` counts only whole reads, so `redis-check-rdb` names the
     /// same offset for a truncated file.
+    // Inlined: most reads are of a length known where they are made (a type byte, a length,
+    // a fixed-size integer), and the copies then need no call to `memcpy`.
+    #[inline(always)]
     fn read_into(&mut self, buf: &mut [u8]) -> Result<(), RdbError> {
         let mut filled = 0;
         while filled < buf.len() {
@@ -170,7 +173,10 @@ impl<R: BufRead> RdbReader<R> {
     /// `len` bytes, read in growing chunks so a corrupt length cannot allocate more than
     /// about twice what the source actually holds.
     fn read_bytes(&mut self, len: u64) -> Result<Vec<u8>, RdbError> {
-        let mut buf = Vec::new();
+        // Exactly as long as a string of one chunk or less (keys become `Bytes` without a
+        // copy then); a longer one grows chunk by chunk as its bytes arrive, so a declared
+        // length reserves nothing the file does not hold.
+        let mut buf = Vec::with_capacity(len.min(READ_CHUNK as u64) as usize);
         let mut left = len;
         while left > 0 {
             let step = left.min(READ_CHUNK.max(buf.len()) as u64) as usize;
@@ -375,7 +381,7 @@ impl<R: BufRead> RdbReader<R> {
         match value_type {
             types::STRING => {
                 let bytes = self.read_string()?;
-                Ok(Some(Value::String(StringValue::from_bytes(&bytes))))
+                Ok(Some(Value::String(StringValue::from_vec(bytes))))
             }
             types::LIST => {
                 let len = self.read_len()?;
