@@ -8,11 +8,13 @@
 //! - [`persistence`]: durable files: the AOF manifest and the storage primitives under it;
 //! - [`server`]: listeners, connections, clients, configuration, logging, INFO.
 //!
-//! Beside it, [`sim`]: the crash simulation behind `kopi-sim`.
+//! Beside it, [`sim`]: the crash simulation behind `kopi-sim`; [`fuzz`]: the bodies of the
+//! fuzz targets in `fuzz/`.
 
 pub mod clock;
 pub mod commands;
 pub mod error;
+pub mod fuzz;
 pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
