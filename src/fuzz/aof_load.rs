@@ -92,6 +92,11 @@ fn header<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<Header<'a>> {
 fn check_manifest(text: &[u8]) -> Option<Manifest> {
     let manifest = Manifest::parse(text).ok()?;
     let written = manifest.to_bytes();
+    if written.is_empty() {
+        // A manifest of comments only lists no file and writes out to no bytes, which read as
+        // an empty manifest (an error, as in Redis): there is nothing to compare.
+        return Some(manifest);
+    }
     match Manifest::parse(&written) {
         Ok(again) => assert_eq!(
             manifest,

@@ -461,7 +461,8 @@ impl Default for Session {
     }
 }
 
-/// A fresh server that saves nothing (no `save` points, no AOF) and runs DEBUG.
+/// A fresh server that saves nothing (no `save` points, no AOF), runs DEBUG and logs only
+/// warnings.
 pub fn new_server() -> Arc<Server> {
     let args = [
         "--save",
@@ -470,6 +471,8 @@ pub fn new_server() -> Arc<Server> {
         "no",
         "--enable-debug-command",
         "yes",
+        "--loglevel",
+        "warning",
     ];
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     Server::new(Config::from_args(&args).expect("the fuzzing configuration"))

@@ -22,6 +22,8 @@ use crate::protocol::request::{INLINE_MAX_BYTES, ParseLimits, RequestParser};
 
 /// The bytes a padding run may be made of: ordinary, digits, blanks, line ends, type bytes.
 const PAD_BYTES: &[u8] = b"a0 \r\n$*\"";
+/// What the line-end searches of one parse may scan, about: bounds the reads of long inputs.
+const SCAN_BUDGET_BYTES: usize = 1 << 22;
 /// Inputs up to this long are also parsed one byte at a time.
 const BYTEWISE_MAX: usize = 512;
 
@@ -100,8 +102,17 @@ fn parse(bytes: &[u8], reads: &[usize], limits: ParseLimits) -> Outcome {
     let mut requests = Vec::new();
     let mut pos = 0;
     let mut sizes = reads.iter().cycle();
+    let mut count = 0;
     while pos < bytes.len() {
         let size = sizes.next().copied().unwrap_or(bytes.len()).max(1);
+        // The parser looks for a line end from the start of what it holds, so many short
+        // reads of a long line cost the square of its length: the last read takes the rest.
+        count += 1;
+        let size = if count >= reads_max(bytes.len()) {
+            bytes.len()
+        } else {
+            size
+        };
         let end = bytes.len().min(pos + size);
         buf.extend_from_slice(&bytes[pos..end]);
         pos = end;
@@ -129,6 +140,11 @@ fn parse(bytes: &[u8], reads: &[usize], limits: ParseLimits) -> Outcome {
         rest: buf.to_vec(),
         in_progress: parser.in_progress(),
     }
+}
+
+/// Reads per parse of `len` bytes at most; the last one has what is left.
+fn reads_max(len: usize) -> usize {
+    (SCAN_BUDGET_BYTES / len.max(1)).max(64)
 }
 
 fn check_same(whole: &Outcome, split: &Outcome, how: &str, reads: &[usize]) {
