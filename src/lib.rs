@@ -9,12 +9,14 @@
 //! - [`server`]: listeners, connections, clients, configuration, logging, INFO;
 //! - [`acl`]: users, permissions and the ACL log, checked before each command.
 //!
-//! Beside it, [`sim`]: the crash simulation behind `kopi-sim`.
+//! Beside it, [`sim`]: the crash simulation behind `kopi-sim`; [`fuzz`]: the bodies of the
+//! fuzz targets in `fuzz/`.
 
 pub mod acl;
 pub mod clock;
 pub mod commands;
 pub mod error;
+pub mod fuzz;
 pub mod keyspace;
 pub mod persistence;
 pub mod protocol;

@@ -932,7 +932,13 @@ impl AofReader {
             }
         }
         let free = self.buf.len() - win.end;
-        if free == 0 || need > free {
+        // Without the file size, the buffer grows only once bytes that arrived have filled it:
+        // a source that hands out a few bytes a read must not double it on every read.
+        let grow = match size_hint {
+            Some(_) => free == 0 || need > free,
+            None => free == 0 || (free < MIN_READ && need > free),
+        };
+        if grow {
             // Exactly what is needed when known, doubling otherwise, and never more than is
             // left of the file: a declared length alone does not reserve memory.
             let mut want = win.end.saturating_add(need);
@@ -1589,6 +1595,23 @@ mod tests {
             );
             assert!(reader.ranges.capacity() <= 4);
         }
+        // Nor from a stream that hands out a few bytes a read (a pipe), however many reads.
+        let mut bytes = b"*1\r\n$2000000000\r\n".to_vec();
+        bytes.extend_from_slice(&[b'x'; 20_000]);
+        let source = Chunked {
+            data: bytes.clone(),
+            at: 0,
+            rng: SmallRng::seed_from_u64(7),
+            max: 16,
+        };
+        let mut reader = AofReader::with_buffer_size(64);
+        let (_, report) = collect(&mut reader, source, &ReadOptions::default());
+        assert_eq!(truncation(&report).cut, Cut::TornCommand);
+        assert!(
+            reader.buf.capacity() <= 2 * bytes.len() + MIN_READ,
+            "{}",
+            reader.buf.capacity()
+        );
         // With the file size known the buffer stays within it.
         let dir = std::env::temp_dir().join(format!("kopi-aof-reader-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -151,7 +151,10 @@ impl RequestParser {
     }
 
     fn inline(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ParseError> {
-        let Some(newline) = memchr::memchr(b'\n', buf) else {
+        // The newline must be within the limit, wherever the reads ended: a line over it fails
+        // even when its newline arrived in the same read.
+        let Some(newline) = memchr::memchr(b'\n', &buf[..buf.len().min(INLINE_MAX_BYTES + 1)])
+        else {
             if buf.len() > INLINE_MAX_BYTES {
                 return Err(error("too big inline request"));
             }
@@ -221,8 +224,11 @@ fn whole_request(
     Some((count, pos))
 }
 
+/// The `\r` ending a `*` or `$` line, looked for only where the limit allows it (a line of at
+/// most [`INLINE_MAX_BYTES`] bytes before its `\r`), so that a line over the limit fails
+/// however the bytes were split into reads.
 fn find_cr(buf: &[u8]) -> Option<usize> {
-    let window = &buf[..buf.len().min(INLINE_MAX_BYTES + 2)];
+    let window = &buf[..buf.len().min(INLINE_MAX_BYTES + 1)];
     let short = window.len().min(SHORT_SCAN);
     if let Some(i) = window[..short].iter().position(|&b| b == b'\r') {
         return Some(i);
@@ -322,6 +328,74 @@ mod tests {
         assert_eq!(
             err(&vec![b'a'; INLINE_MAX_BYTES + 1]),
             "ERR Protocol error: too big inline request"
+        );
+    }
+
+    /// Parses `input` arriving in reads of `read` bytes.
+    fn parse_in_reads(input: &[u8], read: usize) -> Result<Vec<Vec<Bytes>>, ParseError> {
+        let mut parser = RequestParser::new();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in input.chunks(read) {
+            buf.extend_from_slice(piece);
+            while let Some(args) = parser.next(&mut buf, LIMITS)? {
+                out.push(args);
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn an_inline_line_over_the_limit_fails_however_it_arrives() {
+        let mut at_limit = vec![b'a'; INLINE_MAX_BYTES];
+        at_limit.push(b'\n');
+        assert_eq!(parse_all(&at_limit).unwrap().len(), 1);
+        assert_eq!(parse_in_reads(&at_limit, 1000).unwrap().len(), 1);
+
+        let mut over = vec![b'a'; INLINE_MAX_BYTES + 1];
+        over.push(b'\n');
+        let error = "ERR Protocol error: too big inline request";
+        assert_eq!(parse_all(&over).unwrap_err().0, error);
+        assert_eq!(
+            parse_in_reads(&over, INLINE_MAX_BYTES + 1).unwrap_err().0,
+            error
+        );
+    }
+
+    #[test]
+    fn a_count_line_over_the_limit_fails_however_it_arrives() {
+        // `*` then zeros up to the limit, then `1\r\n`: the `\r` is just past the limit.
+        let mut over = b"*".to_vec();
+        over.resize(INLINE_MAX_BYTES, b'0');
+        over.extend_from_slice(b"1\r\n$1\r\nx\r\n");
+        let error = "ERR Protocol error: too big mbulk count string";
+        assert_eq!(parse_all(&over).unwrap_err().0, error);
+        assert_eq!(
+            parse_in_reads(&over, INLINE_MAX_BYTES + 1).unwrap_err().0,
+            error
+        );
+
+        let mut bulk_over = b"*1\r\n$".to_vec();
+        bulk_over.resize(4 + INLINE_MAX_BYTES, b'0');
+        bulk_over.extend_from_slice(b"1\r\nx\r\n");
+        let error = "ERR Protocol error: too big bulk count string";
+        assert_eq!(parse_all(&bulk_over).unwrap_err().0, error);
+        assert_eq!(
+            parse_in_reads(&bulk_over, 4 + INLINE_MAX_BYTES + 1)
+                .unwrap_err()
+                .0,
+            error
+        );
+
+        // At the limit, the line is read (and its number refused).
+        let mut at_limit = b"*".to_vec();
+        at_limit.resize(INLINE_MAX_BYTES - 1, b'0');
+        at_limit.extend_from_slice(b"1\r\n$1\r\nx\r\n");
+        let error = "ERR Protocol error: invalid multibulk length";
+        assert_eq!(parse_all(&at_limit).unwrap_err().0, error);
+        assert_eq!(
+            parse_in_reads(&at_limit, INLINE_MAX_BYTES).unwrap_err().0,
+            error
         );
     }
 

@@ -6,7 +6,11 @@
 
 /// Splits `line` into arguments; `None` when quotes are unbalanced (or a closing quote is
 /// glued to the next character), as `sdssplitargs` returns NULL.
+///
+/// `sdssplitargs` reads a C string: a NUL byte ends the line there, quotes open or not, and
+/// whatever follows it is not read.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let line = &line[..memchr::memchr(0, line).unwrap_or(line.len())];
     let mut args = Vec::new();
     let mut pos = 0;
     loop {
@@ -75,7 +79,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[pos] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                    b' ' | b'\n' | b'\r' | b'\t' => {
                         pos += 1;
                         break;
                     }
@@ -124,6 +128,15 @@ mod tests {
         assert_eq!(split("\"\\x41\\n\"").unwrap(), ["A\n"]);
         assert_eq!(split("'it\\'s'").unwrap(), ["it's"]);
         assert_eq!(split("").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_nul_byte_ends_the_line() {
+        assert_eq!(split("set a b\0c d").unwrap(), ["set", "a", "b"]);
+        assert_eq!(split("set a\0\0\0b").unwrap(), ["set", "a"]);
+        assert_eq!(split("\0set a").unwrap(), Vec::<String>::new());
+        assert!(split("set \"a\0b\"").is_none());
+        assert!(split("set 'a\0b'").is_none());
     }
 
     #[test]

@@ -1581,12 +1581,17 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(format!("ERR Rewriting config file: {}", strerror(&e))),
         };
-        let mut state = RewriteState::read(&old, force_all);
+        crate::server::fs::write_atomically(path, self.rewrite_text(&old, force_all).as_bytes())
+            .map_err(|e| format!("ERR Rewriting config file: {}", strerror(&e)))
+    }
+
+    /// The text CONFIG REWRITE puts in place of the config file whose text is `old`.
+    pub fn rewrite_text(&self, old: &str, force_all: bool) -> String {
+        let mut state = RewriteState::read(old, force_all);
         for param in PARAMS {
             self.rewrite_param(&mut state, param);
         }
-        crate::server::fs::write_atomically(path, state.content().as_bytes())
-            .map_err(|e| format!("ERR Rewriting config file: {}", strerror(&e)))
+        state.content()
     }
 
     fn rewrite_param(&self, state: &mut RewriteState, param: &'static Param) {
