@@ -2027,38 +2027,18 @@ pub fn load_held(
                         path.display()
                     ));
                 }
-                log::warning(&format!(
-                    "!!! Warning: short read while loading the AOF file {name}!!!"
-                ));
-                log::warning(&format!(
-                    "!!! Truncating the AOF {name} at offset {} !!!",
-                    cut.valid_up_to
-                ));
-                truncate_file(&path, cut.valid_up_to).map_err(|e| {
-                    format!("Error truncating the AOF file {name}: {}", strerror(&e))
-                })?;
-                log::warning(&format!(
-                    "AOF {name} loaded anyway because aof-load-truncated is enabled"
-                ));
+                let why = format!("!!! Warning: short read while loading the AOF file {name}!!!");
+                cut_tail(&name, &path, cut.valid_up_to, &why)?;
             }
             End::Corrupt(bad) if bad.zero_tail && index + 1 == count && truncated_ok => {
                 // Zeros from a record boundary to the end of the last file: the file's size
                 // reached the disk but its last blocks did not (a power loss before the
                 // fdatasync that would have acknowledged them). Cut like a torn tail.
-                log::warning(&format!(
+                let why = format!(
                     "!!! Warning: the AOF file {name} ends in zero bytes from offset {} !!!",
                     bad.byte
-                ));
-                log::warning(&format!(
-                    "!!! Truncating the AOF {name} at offset {} !!!",
-                    report.check_ok_up_to
-                ));
-                truncate_file(&path, report.check_ok_up_to).map_err(|e| {
-                    format!("Error truncating the AOF file {name}: {}", strerror(&e))
-                })?;
-                log::warning(&format!(
-                    "AOF {name} loaded anyway because aof-load-truncated is enabled"
-                ));
+                );
+                cut_tail(&name, &path, report.check_ok_up_to, &why)?;
             }
             End::Corrupt(bad) => {
                 return Err(format!(
@@ -2087,6 +2067,19 @@ pub fn load_held(
     log::notice(&format!(
         "DB loaded from append only file: {:.3} seconds",
         started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// Cuts the last AOF file's unusable tail off at `at` (`aof-load-truncated yes`), with `why`
+/// and Redis's log lines around it.
+fn cut_tail(name: &str, path: &Path, at: u64, why: &str) -> Result<(), String> {
+    log::warning(why);
+    log::warning(&format!("!!! Truncating the AOF {name} at offset {at} !!!"));
+    truncate_file(path, at)
+        .map_err(|e| format!("Error truncating the AOF file {name}: {}", strerror(&e)))?;
+    log::warning(&format!(
+        "AOF {name} loaded anyway because aof-load-truncated is enabled"
     ));
     Ok(())
 }
