@@ -399,6 +399,51 @@ fn users_from_the_config_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The AOF replays as Redis's AOF client does, with no user: a restricted `default` user at
+/// the next start does not filter what is loaded.
+#[test]
+fn the_aof_replays_whatever_the_users_may_run() {
+    let dir = fresh_dir();
+    let server = Server::start_in(&dir, &["--appendonly", "yes"]);
+    let mut c = server.raw();
+    ok(&mut c, &["SET", "outside", "1"]);
+    ok(&mut c, &["SET", "cache:in", "2"]);
+    drop(c);
+    drop(server);
+    let conf = dir.join("kopi.conf");
+    std::fs::write(
+        &conf,
+        "appendonly yes\nenable-debug-command yes\nuser admin on >pw ~* +@all\nuser default on nopass ~cache:* +@all\n",
+    )
+    .unwrap();
+    let server = Server::start_in(&dir, &["--include", &conf.display().to_string()]);
+    let mut c = server.raw();
+    ok(&mut c, &["AUTH", "admin", "pw"]);
+    assert_eq!(cmd(&mut c, &["GET", "outside"]), "$1\r\n1\r\n");
+    assert_eq!(cmd(&mut c, &["GET", "cache:in"]), "$1\r\n2\r\n");
+    assert_eq!(cmd(&mut c, &["ACL", "LOG"]), "*0\r\n", "no denial logged");
+    ok(&mut c, &["DEBUG", "LOADAOF"]);
+    assert_eq!(cmd(&mut c, &["DBSIZE"]), ":2\r\n");
+    drop(c);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A name that is not UTF-8 never logs in (a client's user is kept as text).
+#[test]
+fn a_user_name_that_is_not_utf8_never_logs_in() {
+    let server = Server::start();
+    let mut c = server.raw();
+    c.send_cmd(&[b"ACL", b"SETUSER", b"\xff", b"on", b">pw", b"+@all", b"~*"]);
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    c.send_cmd(&[b"AUTH", b"\xff", b"pw"]);
+    assert_eq!(
+        c.read_reply(),
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["ACL", "WHOAMI"]), "$7\r\ndefault\r\n");
+}
+
 // ---- kopi and redis-server side by side ----
 
 /// How a reply is compared.
@@ -497,6 +542,9 @@ fn differential_setuser_getuser_list_and_errors() {
         (0, E, &["ACL", "LIST"]),
         (0, E, &["ACL", "SETUSER", "bob", "reset"]),
         (0, E, &["ACL", "LIST"]),
+        // An empty word inside a selector.
+        (0, E, &["ACL", "SETUSER", "bob", "(\"\")"]),
+        (0, E, &["ACL", "SETUSER", "bob", "(~a \"\")"]),
         (
             0,
             E,
@@ -702,6 +750,10 @@ fn differential_enforcement_auth_and_log() {
         (1, E, &["MULTI"]),
         (1, E, &["SET", "k1", "v"]),
         (0, E, &["ACL", "SETUSER", "u", "-set"]),
+        (1, E, &["EXEC"]),
+        // A command that cannot be queued is refused as such before the ACL check.
+        (1, E, &["MULTI"]),
+        (1, E, &["SAVE"]),
         (1, E, &["EXEC"]),
         (0, Compare::Log, &["ACL", "LOG"]),
         (0, Compare::Log, &["ACL", "LOG", "2"]),

@@ -398,6 +398,7 @@ fn a_zero_filled_tail_is_cut_with_aof_load_truncated_yes() {
         ("at a record boundary", Vec::new()),
         ("inside a torn record", TORN.to_vec()),
         ("inside an open MULTI", multi),
+        ("inside an annotation", b"#TS:1733600000".to_vec()),
     ] {
         let tail = [&head[..], &zeros[..]].concat();
         let d = dir_with_tail(&tail);

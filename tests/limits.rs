@@ -472,3 +472,44 @@ fn tricky_glob_patterns_match_as_in_redis() {
         );
     }
 }
+
+/// Input that piles up while a command blocks counts against `client-query-buffer-limit`
+/// too: the client is closed once it passes it, as Redis closes it.
+#[test]
+fn input_sent_behind_a_blocked_command_is_bounded_by_the_query_buffer_limit() {
+    let server = Server::start();
+    let mut admin = server.raw();
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "client-query-buffer-limit", "1mb"]),
+        "+OK\r\n"
+    );
+    let mut blocked = server.raw();
+    blocked.send(&encode(&[b"BLPOP", b"nokey", b"0"]));
+    wait_for("the client to block", Duration::from_secs(10), || {
+        info_field(&mut admin, "blocked_clients") == "1"
+    });
+    // A request that never ends: its bulk is declared bigger than what is sent.
+    let mut request = b"*2\r\n$3\r\nSET\r\n$100000000\r\n".to_vec();
+    request.resize(request.len() + (2 << 20), b'x');
+    // The server may close while the bytes are still going: a failed write is fine.
+    let _ = std::io::Write::write_all(&mut blocked.writer, &request);
+    // Closed with input unread: an end of file, or a reset.
+    let mut byte = [0u8; 1];
+    let read = blocked.reader.read(&mut byte);
+    assert!(
+        matches!(&read, Ok(0))
+            || matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the blocked client was closed: {read:?}"
+    );
+    wait_for("the blocked count", Duration::from_secs(10), || {
+        info_field(&mut admin, "blocked_clients") == "0"
+    });
+    assert!(
+        server
+            .log_text()
+            .contains("Closing client that reached max query buffer length"),
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(admin.cmd(&["PING"]), "+PONG\r\n");
+}

@@ -263,6 +263,10 @@ impl Selector {
 
     /// Applies one selector rule (`ACLSetSelector`).
     pub fn apply(&mut self, op: &[u8]) -> Result<(), RuleError> {
+        // An empty word inside `(...)`: none of the rules, as Redis says.
+        let Some(&first) = op.first() else {
+            return Err(RuleError::Syntax);
+        };
         let is = |word: &str| op.eq_ignore_ascii_case(word.as_bytes());
         if is("allkeys") || op == b"~*" {
             self.all_keys = true;
@@ -280,13 +284,13 @@ impl Selector {
             self.set_all(true);
         } else if is("nocommands") || is("-@all") {
             self.set_all(false);
-        } else if op[0] == b'~' || op[0] == b'%' {
+        } else if first == b'~' || first == b'%' {
             if self.all_keys {
                 return Err(RuleError::KeyAfterAll);
             }
             let mut flags = 0;
             let mut offset = 1;
-            if op[0] == b'%' {
+            if first == b'%' {
                 while offset < op.len() {
                     let c = op[offset];
                     if c.eq_ignore_ascii_case(&b'R') && flags & READ == 0 {
@@ -314,7 +318,7 @@ impl Selector {
                 None => self.key_patterns.push((flags, pattern.to_vec())),
             }
             self.all_keys = false;
-        } else if op[0] == b'&' {
+        } else if first == b'&' {
             if self.all_channels {
                 return Err(RuleError::ChannelAfterAll);
             }
@@ -326,7 +330,7 @@ impl Selector {
                 self.channels.push(pattern.to_vec());
             }
             self.all_channels = false;
-        } else if op[0] == b'+' && op.get(1) != Some(&b'@') {
+        } else if first == b'+' && op.get(1) != Some(&b'@') {
             let name = &op[1..];
             match name.iter().rposition(|&c| c == b'|') {
                 None => {
@@ -358,12 +362,12 @@ impl Selector {
                     }
                 }
             }
-        } else if op[0] == b'-' && op.get(1) != Some(&b'@') {
+        } else if first == b'-' && op.get(1) != Some(&b'@') {
             let id = IDS.lookup(&op[1..]).ok_or(RuleError::UnknownCommand)?;
             self.change_perm(id, false);
-        } else if (op[0] == b'+' || op[0] == b'-') && op.get(1) == Some(&b'@') {
+        } else if (first == b'+' || first == b'-') && op.get(1) == Some(&b'@') {
             let category = category_by_name(&op[2..]).ok_or(RuleError::UnknownCommand)?;
-            self.set_category(category, op[0] == b'+');
+            self.set_category(category, first == b'+');
         } else {
             return Err(RuleError::Syntax);
         }

@@ -37,12 +37,14 @@ const MONITOR_DENIED: Error = Error::new("ERR MONITOR isn't allowed for DENY BLO
 /// client is authenticated as that user; a failure is logged in the ACL log under the name of
 /// the command (`args0`, as typed).
 fn authenticate(ctx: &mut Ctx, args0: &[u8], username: &[u8], password: &[u8]) -> bool {
-    let opens = ctx
-        .state
-        .acl
-        .users
-        .get(username)
-        .is_some_and(|user| user.password_matches(password));
+    // A client's user is kept by name as text: a name that is not UTF-8 never logs in.
+    let opens = std::str::from_utf8(username).is_ok()
+        && ctx
+            .state
+            .acl
+            .users
+            .get(username)
+            .is_some_and(|user| user.password_matches(password));
     if opens {
         ctx.client.authenticated = true;
         ctx.client.ever_authenticated = true;

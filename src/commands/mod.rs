@@ -222,8 +222,22 @@ pub fn execute(
         return reject(state, client, reply, Some(command.name), &error::NOAUTH);
     }
 
-    // One boolean while every user may run everything (the default user alone, say).
+    // Redis refuses a command that cannot be queued before the ACL and memory checks.
+    if client.multi.is_some()
+        && command.has(flag::NO_MULTI)
+        && !matches!(
+            command.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+    {
+        let err = Error::new("ERR Command not allowed inside a transaction");
+        return reject(state, client, reply, Some(command.name), &err);
+    }
+
+    // One boolean while every user may run everything (the default user alone, say). The
+    // AOF's replay is not a user's: Redis's AOF client has no user and no ACL check.
     if !state.acl.unrestricted
+        && client.id != CLIENT_ID_AOF
         && let Err(err) = access_control::check(server, state, client, command, args, false)
     {
         return reject(state, client, reply, Some(command.name), &err);

@@ -2038,7 +2038,10 @@ pub fn load_held(
                     "!!! Warning: the AOF file {name} ends in zero bytes from offset {} !!!",
                     bad.byte
                 );
-                cut_tail(&name, &path, report.check_ok_up_to, &why)?;
+                // The record holding the zeros goes whole, or the open MULTI before it
+                // (`check_ok_up_to` points inside a too-long annotation).
+                let at = report.check_ok_up_to.min(bad.record);
+                cut_tail(&name, &path, at, &why)?;
             }
             End::Corrupt(bad) => {
                 return Err(format!(

@@ -573,6 +573,24 @@ where
                     break None;
                 }
                 handle.query_buffer_bytes.store(buf.len(), Ordering::Relaxed);
+                // Input piling up behind a blocked command counts against the same limit.
+                let query_limit = server
+                    .limits
+                    .client_query_buffer_limit
+                    .load(Ordering::Relaxed)
+                    .max(0) as usize;
+                if buf.len() > query_limit {
+                    log::warning(&format!(
+                        "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+                        client.describe(),
+                        repr(&buf[..buf.len().min(64)])
+                    ));
+                    let cancelled = server.state.lock().blocking.cancel(client.id);
+                    if cancelled.is_none() {
+                        drop(wake.try_recv());
+                    }
+                    break None;
+                }
             }
         }
     };

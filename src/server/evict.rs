@@ -309,8 +309,10 @@ fn evict(server: &Server, state: &mut State, excess: u64) -> Outcome {
         note_latency(state, "eviction-del", deleted_at, threshold_ms);
         evicted += 1;
         if evicted.is_multiple_of(EVICTIONS_PER_CHECK) {
-            // Freed on another thread: the measured deltas miss it, the total does not.
-            if settings.lazy && excess_bytes(server, state).is_none() {
+            // The measured deltas miss what another thread freed (lazy free) and include
+            // what other threads allocated meanwhile (the counter is global): the total
+            // decides, every few evictions.
+            if excess_bytes(server, state).is_none() {
                 break Outcome::Ok;
             }
             if limit.is_some_and(|limit| started.elapsed() > limit) {
