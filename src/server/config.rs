@@ -686,6 +686,14 @@ impl Config {
                 if args.len() == 1 && args[0].is_empty() {
                     return Ok(String::new());
                 }
+                // The addresses are kept as one space-separated value: an empty one, or one
+                // with a space in it, could not be told apart again (and cannot be bound).
+                if args
+                    .iter()
+                    .any(|a| a.is_empty() || a.bytes().any(|b| b.is_ascii_whitespace()))
+                {
+                    return Err(ConfigError::new("Invalid bind address."));
+                }
                 Ok(args.join(" "))
             }
             "replicaof" => {
@@ -1821,6 +1829,15 @@ mod tests {
             set(&mut c, "client-output-buffer-limit", "replica 1mb 2mb 30"),
             Ok(vec!["client-output-buffer-limit"])
         );
+        // Bind addresses are kept space-separated: an empty one or one with a space is
+        // refused, so CONFIG REWRITE writes back what was set.
+        for bad in ["bind 127.0.0.1 \"\"\n", "bind \"a b\" ::1\n"] {
+            let err = Config::default().load_text(bad, &[], 0).unwrap_err();
+            assert!(err.contains("Invalid bind address."), "{bad}: {err}");
+        }
+        let mut from_file = Config::default();
+        from_file.load_text("bind \"\"\n", &[], 0).unwrap();
+        assert_eq!(from_file.get("bind"), "");
         assert_eq!(
             c.get("client-output-buffer-limit"),
             "normal 0 0 0 slave 1048576 2097152 30 pubsub 33554432 8388608 60"
