@@ -578,12 +578,14 @@ impl Config {
                 let mut points = Vec::new();
                 for pair in args.chunks(2) {
                     let seconds = parse_strtoll(&pair[0]).filter(|s| *s >= 1);
-                    let changes = parse_strtoll(&pair[1]).filter(|c| *c >= 0);
+                    // `changes` is a C int in Redis, which wraps a bigger count into one
+                    // CONFIG REWRITE writes back as invalid (`save 59 -1`): refused here.
+                    let changes =
+                        parse_strtoll(&pair[1]).filter(|c| (0..=i64::from(i32::MAX)).contains(c));
                     let (Some(seconds), Some(changes)) = (seconds, changes) else {
                         return Err(ConfigError::new("Invalid save parameters"));
                     };
-                    // `changes` is a C int in Redis.
-                    points.push(format!("{seconds} {}", changes as i32));
+                    points.push(format!("{seconds} {changes}"));
                 }
                 let mut all = Vec::new();
                 if reading_file && self.save_loaded && !clear {
@@ -1835,6 +1837,18 @@ mod tests {
             let err = Config::default().load_text(bad, &[], 0).unwrap_err();
             assert!(err.contains("Invalid bind address."), "{bad}: {err}");
         }
+        // A save point's count of changes is a C int in Redis (which wraps a bigger one).
+        assert!(
+            set(&mut c, "save", "59 10007777777777777777")
+                .unwrap_err()
+                .ends_with("Invalid save parameters")
+        );
+        assert!(
+            set(&mut c, "save", "59 2147483648")
+                .unwrap_err()
+                .ends_with("Invalid save parameters")
+        );
+        assert_eq!(set(&mut c, "save", "59 2147483647"), Ok(vec!["save"]));
         let mut from_file = Config::default();
         from_file.load_text("bind \"\"\n", &[], 0).unwrap();
         assert_eq!(from_file.get("bind"), "");
