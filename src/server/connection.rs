@@ -157,17 +157,7 @@ where
             .query_buffer_bytes
             .store(buf.len(), Ordering::Relaxed);
 
-        let query_limit = server
-            .limits
-            .client_query_buffer_limit
-            .load(Ordering::Relaxed)
-            .max(0) as usize;
-        if buf.len() > query_limit {
-            log::warning(&format!(
-                "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
-                client.describe(),
-                repr(&buf[..buf.len().min(64)])
-            ));
+        if over_query_limit(server, client, &buf) {
             return;
         }
 
@@ -574,17 +564,7 @@ where
                 }
                 handle.query_buffer_bytes.store(buf.len(), Ordering::Relaxed);
                 // Input piling up behind a blocked command counts against the same limit.
-                let query_limit = server
-                    .limits
-                    .client_query_buffer_limit
-                    .load(Ordering::Relaxed)
-                    .max(0) as usize;
-                if buf.len() > query_limit {
-                    log::warning(&format!(
-                        "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
-                        client.describe(),
-                        repr(&buf[..buf.len().min(64)])
-                    ));
+                if over_query_limit(server, client, buf) {
                     let cancelled = server.state.lock().blocking.cancel(client.id);
                     if cancelled.is_none() {
                         drop(wake.try_recv());
@@ -600,6 +580,25 @@ where
         .store(client.is_monitor(), Ordering::Relaxed);
     client.publish();
     outcome
+}
+
+/// Whether `buf` passed `client-query-buffer-limit`; logs Redis's line when it did (the
+/// caller closes the client).
+fn over_query_limit(server: &Server, client: &Client, buf: &[u8]) -> bool {
+    let limit = server
+        .limits
+        .client_query_buffer_limit
+        .load(Ordering::Relaxed)
+        .max(0) as usize;
+    if buf.len() <= limit {
+        return false;
+    }
+    log::warning(&format!(
+        "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+        client.describe(),
+        repr(&buf[..buf.len().min(64)])
+    ));
+    true
 }
 
 /// Counts a client in `Server::blocked_clients` while it lives.
